@@ -1,0 +1,38 @@
+// JSON values for Plexus: Boost.JSON, with a few lookups the protocol code
+// uses everywhere. Thread-safety: free functions over caller-owned values.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace plexus::json {
+
+using boost::json::array;
+using boost::json::object;
+using boost::json::string;
+using boost::json::value;
+
+// The member `key` of `o` if it is an object, else nullptr.
+const object* find_object(const object& o, std::string_view key) noexcept;
+// The member `key` of `o` if it is a string, else nullptr.
+const string* find_string(const object& o, std::string_view key) noexcept;
+// The member `key` of `o` if it is an array, else nullptr.
+const array* find_array(const object& o, std::string_view key) noexcept;
+// The member `key` of `o` if it is a boolean.
+std::optional<bool> find_bool(const object& o, std::string_view key) noexcept;
+// The member `key` of `o` if it is an integer (or a double with an integral value).
+std::optional<std::int64_t> find_int(const object& o, std::string_view key) noexcept;
+// The member `key` of `o` if it is any number.
+std::optional<double> find_number(const object& o, std::string_view key) noexcept;
+
+// A short human name of a value's JSON type ("object", "string", "integer", ...).
+std::string_view type_name(const value& v) noexcept;
+
+// Compact serialization.
+std::string dump(const value& v);
+
+}  // namespace plexus::json

@@ -1,0 +1,119 @@
+// plexus::server::server — an MCP server: registries of tools, resources,
+// resource templates, prompts and completions, and the options of the engine
+// that serves them in both protocol eras over any transport.
+//
+// Register everything before serving; tools, resources and prompts may also be
+// added or removed while serving (clients are told through list_changed).
+// Thread-safety: all member functions are safe to call from any thread.
+#pragma once
+
+#include "plexus/json/json.hpp"
+#include "plexus/protocol/types.hpp"
+#include "plexus/server/context.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plexus::server {
+
+// A tool's answer (CallToolResult).
+struct tool_result {
+  json::array content;
+  std::optional<json::value> structured_content;
+  bool is_error = false;
+  json::object meta;
+
+  static tool_result text(std::string text);
+  static tool_result error(std::string message);
+  tool_result& add(json::object content_block);
+  json::object to_json() const;
+};
+
+struct get_prompt_result {
+  std::optional<std::string> description;
+  std::vector<protocol::prompt_message> messages;
+};
+
+struct completion {
+  std::vector<std::string> values;  // at most 100 are sent
+  std::optional<std::int64_t> total;
+  bool has_more = false;
+};
+
+using tool_handler = std::function<tool_result(context&, const json::object& arguments)>;
+using resource_reader =
+    std::function<std::vector<protocol::resource_contents>(context&, const std::string& uri)>;
+// Reads a URI matched by a template; std::nullopt means "no such resource".
+using template_reader = std::function<std::optional<std::vector<protocol::resource_contents>>(
+    context&, const std::string& uri, const std::map<std::string, std::string>& variables)>;
+using prompt_handler =
+    std::function<get_prompt_result(context&, const std::map<std::string, std::string>& arguments)>;
+// Completes the value of one argument; `arguments` holds the values already chosen.
+using completion_handler = std::function<completion(
+    const std::string& argument, const std::string& value,
+    const std::map<std::string, std::string>& arguments)>;
+
+struct server_options {
+  std::optional<std::string> instructions;
+  std::size_t page_size = 100;  // list pagination
+  std::int64_t list_ttl_ms = 60'000;  // ttlMs on cacheable modern results
+  std::string cache_scope = "public";
+  // Show exception messages of failing handlers to clients (off: "internal error").
+  bool expose_internal_errors = false;
+  std::size_t worker_threads = 8;  // handlers run on this pool
+  std::size_t max_in_flight_per_connection = 64;  // backpressure beyond this
+  std::chrono::milliseconds client_request_timeout{std::chrono::minutes(5)};
+  std::chrono::seconds request_state_ttl{std::chrono::minutes(10)};
+  // HMAC key for MRTR requestState; empty = a random key per process. Replicas
+  // behind one endpoint must share it.
+  std::string request_state_key;
+  // Capabilities are advertised when something is registered; force them here.
+  bool enable_tools = false, enable_resources = false, enable_prompts = false;
+  bool enable_logging = true;
+  bool enable_completions = false;
+};
+
+class server {
+ public:
+  explicit server(protocol::implementation info, server_options options = {});
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  // Dynamic tools: the caller provides the schema (used by proxies and the gateway).
+  void add_tool(protocol::tool definition, tool_handler handler);
+  bool remove_tool(std::string_view name);
+
+  void add_resource(protocol::resource definition, resource_reader reader);
+  bool remove_resource(std::string_view uri);
+  void add_resource_template(protocol::resource_template definition, template_reader reader);
+  void add_prompt(protocol::prompt definition, prompt_handler handler);
+  bool remove_prompt(std::string_view name);
+  // Completion for a prompt argument (ref/prompt) or a template variable (ref/resource).
+  void add_prompt_completion(std::string prompt_name, completion_handler handler);
+  void add_resource_completion(std::string uri_template, completion_handler handler);
+
+  // Tells subscribers that a resource changed (notifications/resources/updated).
+  void notify_resource_updated(const std::string& uri);
+  // Tells clients a list changed without a registry edit (e.g. dynamic sources).
+  void notify_tools_changed();
+  void notify_prompts_changed();
+  void notify_resources_changed();
+
+  const protocol::implementation& info() const;
+  const server_options& options() const;
+
+  struct impl;
+  impl& internals() { return *impl_; }
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace plexus::server

@@ -1,0 +1,81 @@
+// stdio transport, server side: newline-delimited JSON-RPC on a pair of file
+// descriptors (stdin/stdout by default). One reader thread feeds the session
+// engine; writes are serialized so concurrent handlers never interleave lines.
+// Logs never go to stdout. Returns when the input reaches EOF (or fails).
+// Thread-safety: serve_stdio blocks its caller; call it from one thread.
+#pragma once
+
+#include "plexus/server/server.hpp"
+
+#include <chrono>
+#include <cstddef>
+
+namespace plexus::transport {
+
+struct stdio_options {
+  int in_fd = 0;
+  int out_fd = 1;
+  std::size_t max_message_bytes = 4 * 1024 * 1024;
+  // On EOF, how long in-flight requests may take to finish before they are cancelled.
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(2)};
+};
+
+// Serves `srv` until EOF on the input. Returns 0 on EOF, 1 on an I/O error.
+int serve_stdio(server::server& srv, const stdio_options& options = {});
+
+// Splits a byte stream into lines no longer than a limit; what is longer is
+// reported once as oversized and skipped up to its newline.
+class line_splitter {
+ public:
+  explicit line_splitter(std::size_t max_line) : max_(max_line) {}
+  // Feeds bytes; calls on_line(std::string_view) for each complete line (without
+  // "\n" or a trailing "\r") and on_oversized() for each line over the limit.
+  template <class OnLine, class OnOversized>
+  void feed(const char* data, std::size_t n, OnLine&& on_line, OnOversized&& on_oversized) {
+    for (std::size_t i = 0; i < n;) {
+      const char* nl = static_cast<const char*>(memchr_(data + i, '\n', n - i));
+      std::size_t take = nl ? static_cast<std::size_t>(nl - (data + i)) : n - i;
+      if (!skipping_) {
+        if (buf_.size() + take > max_ + 1) {
+          skipping_ = true;
+          buf_.clear();
+        } else {
+          buf_.append(data + i, take);
+        }
+      }
+      i += take;
+      if (nl) {
+        ++i;
+        if (skipping_) {
+          skipping_ = false;
+          on_oversized();
+        } else {
+          if (!buf_.empty() && buf_.back() == '\r') buf_.pop_back();
+          if (buf_.size() > max_)
+            on_oversized();
+          else
+            on_line(std::string_view(buf_));
+          buf_.clear();
+        }
+      }
+    }
+  }
+  // At EOF: the last line without a newline, if any.
+  template <class OnLine, class OnOversized>
+  void finish(OnLine&& on_line, OnOversized&& on_oversized) {
+    if (skipping_)
+      on_oversized();
+    else if (!buf_.empty())
+      on_line(std::string_view(buf_));
+    buf_.clear();
+    skipping_ = false;
+  }
+
+ private:
+  static const void* memchr_(const void* p, int c, std::size_t n);
+  std::size_t max_;
+  std::string buf_;
+  bool skipping_ = false;
+};
+
+}  // namespace plexus::transport

@@ -1,0 +1,1018 @@
+#include "plexus/server/connection.hpp"
+
+#include "plexus/core/base64.hpp"
+#include "plexus/jsonrpc/message.hpp"
+#include "server/server_impl.hpp"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <set>
+
+namespace plexus::server {
+
+namespace codes = jsonrpc::codes;
+using protocol::era;
+
+namespace {
+
+using respond_fn = std::function<void(std::string)>;
+
+std::string error_text(const jsonrpc::request_id& id, int code, std::string message,
+                       std::optional<json::value> data = std::nullopt) {
+  return jsonrpc::encode(jsonrpc::make_error(id, code, std::move(message), std::move(data)));
+}
+
+// Gathers the answers of a 2025-03-26 batch into one JSON array.
+class batch_collector {
+ public:
+  batch_collector(std::size_t expected, std::function<void(std::string)> out)
+      : expected_(expected), out_(std::move(out)) {}
+  void add(std::string text) {
+    std::string done;
+    {
+      std::lock_guard lk(mu_);
+      parts_.push_back(std::move(text));
+      if (parts_.size() < expected_) return;
+      done = "[";
+      for (std::size_t i = 0; i < parts_.size(); ++i) {
+        if (i) done += ',';
+        done += parts_[i];
+      }
+      done += ']';
+    }
+    out_(std::move(done));
+  }
+
+ private:
+  std::mutex mu_;
+  std::size_t expected_;
+  std::vector<std::string> parts_;
+  std::function<void(std::string)> out_;
+};
+
+std::string encode_cursor(std::size_t offset) {
+  return base64::encode_url("o:" + std::to_string(offset));
+}
+
+std::optional<std::size_t> decode_cursor(std::string_view cursor) {
+  auto raw = base64::decode_url(cursor);
+  if (!raw || raw->size() < 3 || raw->substr(0, 2) != "o:") return std::nullopt;
+  std::size_t n = 0;
+  for (char c : raw->substr(2)) {
+    if (c < '0' || c > '9' || n > (std::size_t(1) << 40)) return std::nullopt;
+    n = n * 10 + std::size_t(c - '0');
+  }
+  return n;
+}
+
+const json::object empty_object;
+
+const json::object& params_of(const jsonrpc::request& r) {
+  return r.params.is_object() ? r.params.get_object() : empty_object;
+}
+
+// {"sampling":{}} for "sampling"; {"elicitation":{"url":{}}} for "elicitation.url".
+json::object capability_object(std::string_view cap) {
+  auto dot = cap.find('.');
+  if (dot == std::string_view::npos) return {{cap, json::object{}}};
+  return {{cap.substr(0, dot), json::object{{cap.substr(dot + 1), json::object{}}}}};
+}
+
+}  // namespace
+
+struct pending_client_request {
+  std::promise<plexus::expected<json::value, jsonrpc::error>> promise;
+};
+
+struct connection::impl : std::enable_shared_from_this<connection::impl> {
+  impl(server::impl& s, std::shared_ptr<outbound> o, connection_options opt)
+      : srv(s), out(std::move(o)), opts(opt) {}
+
+  server::impl& srv;
+  std::shared_ptr<outbound> out;
+  connection_options opts;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;
+  // Legacy session (opened by initialize).
+  bool initialized = false;
+  std::string version;
+  json::object client_caps;
+  protocol::implementation client_info;
+  std::optional<protocol::logging_level> log_level = protocol::logging_level::debug;
+  std::set<std::string> resource_subs;
+  std::uint64_t session_bus_token = 0;
+  // Requests being served, by id; server-to-client requests awaiting answers.
+  std::map<std::string, std::shared_ptr<detail::request_env>> in_flight;
+  std::map<std::string, std::shared_ptr<pending_client_request>> pending;
+  std::int64_t next_client_request_id = 1;
+  // Modern subscriptions/listen streams: request id -> bus subscription.
+  std::map<std::string, std::uint64_t> listens;
+
+  void send(std::string text) { out->send(std::move(text)); }
+
+  // ---- entry points --------------------------------------------------------
+
+  void receive(std::string_view text) {
+    bool batch_ok;
+    {
+      std::lock_guard lk(mu);
+      batch_ok = initialized && protocol::allows_batch(version);
+    }
+    auto d = jsonrpc::decode(text, {.max_depth = 64, .allow_batch = batch_ok});
+    if (!d.batch) {
+      for (auto& e : d.errors) send(jsonrpc::encode(e));
+      for (auto& m : d.messages) dispatch(std::move(m), [this](std::string t) { send(std::move(t)); });
+      return;
+    }
+    std::size_t answers = d.errors.size();
+    for (auto& m : d.messages)
+      if (std::holds_alternative<jsonrpc::request>(m)) ++answers;
+    if (answers == 0) {
+      for (auto& m : d.messages) dispatch(std::move(m), [](std::string) {});
+      return;
+    }
+    auto self = shared_from_this();
+    auto collector =
+        std::make_shared<batch_collector>(answers, [self](std::string t) { self->send(std::move(t)); });
+    for (auto& e : d.errors) collector->add(jsonrpc::encode(e));
+    for (auto& m : d.messages) {
+      if (std::holds_alternative<jsonrpc::request>(m) &&
+          std::get<jsonrpc::request>(m).method == "initialize") {
+        collector->add(error_text(std::get<jsonrpc::request>(m).id, codes::invalid_request,
+                                  "Invalid Request: initialize must not be part of a batch"));
+        continue;
+      }
+      dispatch(std::move(m), [collector](std::string t) { collector->add(std::move(t)); });
+    }
+  }
+
+  void dispatch(jsonrpc::message m, respond_fn respond) {
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, jsonrpc::request>)
+            on_request(std::move(x), std::move(respond));
+          else if constexpr (std::is_same_v<T, jsonrpc::notification>)
+            on_notification(x);
+          else if constexpr (std::is_same_v<T, jsonrpc::response>)
+            on_client_answer(x.id, x.result, nullptr);
+          else if (x.id)
+            on_client_answer(*x.id, nullptr, &x.err);
+        },
+        m);
+  }
+
+  // ---- answers to our server-to-client requests ----------------------------
+
+  void on_client_answer(const jsonrpc::request_id& id, const json::value& result,
+                        const jsonrpc::error* err) {
+    std::shared_ptr<pending_client_request> p;
+    {
+      std::lock_guard lk(mu);
+      auto it = pending.find(jsonrpc::to_string(id));
+      if (it == pending.end()) return;  // late or unknown: ignored
+      p = it->second;
+      pending.erase(it);
+    }
+    if (err)
+      p->promise.set_value(unexpected{*err});
+    else
+      p->promise.set_value(result);
+  }
+
+  plexus::expected<json::value, jsonrpc::error> call_client(detail::request_env& env,
+                                                            const input_request& req) {
+    auto p = std::make_shared<pending_client_request>();
+    auto fut = p->promise.get_future();
+    jsonrpc::request_id id;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return unexpected{jsonrpc::error{codes::internal_error, "connection closed", {}}};
+      id = next_client_request_id++;
+      pending[jsonrpc::to_string(id)] = p;
+    }
+    env.send(jsonrpc::encode(jsonrpc::request{id, req.method, req.params}));
+    auto deadline = std::chrono::steady_clock::now() + srv.options.client_request_timeout;
+    while (fut.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+      bool gone;
+      {
+        std::lock_guard lk(mu);
+        gone = closed;
+      }
+      if (gone || env.cancelled || std::chrono::steady_clock::now() > deadline) {
+        {
+          std::lock_guard lk(mu);
+          pending.erase(jsonrpc::to_string(id));
+        }
+        if (!gone)
+          send(jsonrpc::encode(jsonrpc::notification{
+              "notifications/cancelled",
+              json::object{{"requestId", jsonrpc::to_json(id)},
+                           {"reason", env.cancelled ? "request cancelled" : "timed out"}}}));
+        return unexpected{jsonrpc::error{
+            codes::internal_error,
+            gone ? "connection closed" : (env.cancelled ? "cancelled" : "timed out"), {}}};
+      }
+    }
+    return fut.get();
+  }
+
+  // ---- notifications ------------------------------------------------------
+
+  void on_notification(const jsonrpc::notification& n) {
+    const json::object& params = n.params.is_object() ? n.params.get_object() : empty_object;
+    if (n.method == "notifications/initialized") return;
+    if (n.method == "notifications/cancelled") {
+      auto it = params.find("requestId");
+      if (it == params.end()) return;
+      auto r = jsonrpc::from_json(json::object{{"jsonrpc", "2.0"}, {"id", it->value()}, {"result", 0}});
+      auto* m = std::get_if<jsonrpc::message>(&r);
+      if (!m) return;
+      auto key = jsonrpc::to_string(std::get<jsonrpc::response>(*m).id);
+      std::uint64_t token = 0;
+      {
+        std::lock_guard lk(mu);
+        if (auto f = in_flight.find(key); f != in_flight.end()) f->second->cancelled = true;
+        if (auto l = listens.find(key); l != listens.end()) {
+          token = l->second;
+          listens.erase(l);
+        }
+      }
+      if (token) srv.bus.unsubscribe(token);
+      return;
+    }
+    // progress for our own requests, roots/list_changed, unknown: nothing to do.
+  }
+
+  // ---- requests -----------------------------------------------------------
+
+  static bool claims_modern(const json::object& params) {
+    auto meta = json::find_object(params, "_meta");
+    return meta && (meta->contains(protocol::meta::protocol_version) ||
+                    meta->contains(protocol::meta::client_capabilities));
+  }
+
+  void on_request(jsonrpc::request req, respond_fn respond) {
+    const json::object& params = params_of(req);
+    if (!req.params.is_null() && !req.params.is_object()) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: params must be an object"));
+      return;
+    }
+    auto env = std::make_shared<detail::request_env>();
+    env->srv = &srv;
+    env->id = req.id;
+    env->method = req.method;
+    if (auto meta = json::find_object(params, "_meta")) env->meta = *meta;
+    if (auto it = env->meta.find(protocol::meta::progress_token);
+        it != env->meta.end() && (it->value().is_string() || it->value().is_int64() ||
+                                  it->value().is_uint64()))
+      env->progress_token = it->value();
+
+    if (claims_modern(params)) {
+      if (!prepare_modern(*env, req.id, respond)) return;
+      route_modern(std::move(req), std::move(env), std::move(respond));
+    } else {
+      route_legacy(std::move(req), std::move(env), std::move(respond));
+    }
+  }
+
+  // Validates the per-request envelope of 2026-07-28. False: an error was sent.
+  bool prepare_modern(detail::request_env& env, const jsonrpc::request_id& id, respond_fn& respond) {
+    const auto& meta = env.meta;
+    auto version = json::find_string(meta, protocol::meta::protocol_version);
+    auto caps = json::find_object(meta, protocol::meta::client_capabilities);
+    if (!version || !caps) {
+      respond(error_text(id, codes::invalid_params,
+                         std::string("Invalid params: _meta must carry ") +
+                             (!version ? "io.modelcontextprotocol/protocolVersion"
+                                       : "io.modelcontextprotocol/clientCapabilities")));
+      return false;
+    }
+    if (!protocol::is_modern_version(*version)) {
+      json::array supported;
+      for (auto v : protocol::modern_versions) supported.push_back(json::value(v));
+      respond(error_text(id, codes::unsupported_protocol_version,
+                         "Unsupported protocol version: " + std::string(*version),
+                         json::object{{"supported", std::move(supported)},
+                                      {"requested", *version}}));
+      return false;
+    }
+    env.era = era::modern;
+    env.version = std::string(*version);
+    env.client_capabilities = *caps;
+    if (auto info = json::find_object(meta, protocol::meta::client_info))
+      env.client_info = protocol::implementation::from_json(*info);
+    env.log_level.reset();
+    if (auto it = meta.find(protocol::meta::log_level); it != meta.end()) {
+      auto lvl = it->value().is_string() ? protocol::parse_logging_level(it->value().get_string())
+                                         : std::nullopt;
+      if (!lvl) {
+        respond(error_text(id, codes::invalid_params, "Invalid params: unknown log level"));
+        return false;
+      }
+      env.log_level = lvl;
+    }
+    return true;
+  }
+
+  // Stamps a complete modern result: resultType, serverInfo, cache hints.
+  void finish_result(detail::request_env& env, json::object result, bool cacheable,
+                     const respond_fn& respond) {
+    if (env.cancelled) return;  // a cancelled request gets no answer
+    if (env.era == era::modern) {
+      if (!result.contains("resultType")) result["resultType"] = "complete";
+      json::object& meta = result["_meta"].emplace_object();
+      if (!meta.contains(protocol::meta::server_info))
+        meta[protocol::meta::server_info] = srv.info_wire;
+      bool complete = result["resultType"] == "complete";
+      if (cacheable && complete) {
+        result["ttlMs"] = srv.options.list_ttl_ms;
+        result["cacheScope"] = srv.options.cache_scope;
+      }
+    }
+    respond(jsonrpc::encode(jsonrpc::response{env.id, std::move(result)}));
+  }
+
+  void route_modern(jsonrpc::request req, std::shared_ptr<detail::request_env> env,
+                    respond_fn respond) {
+    const std::string& m = req.method;
+    auto gate = [&](bool ok) {
+      if (!ok) respond(error_text(req.id, codes::method_not_found, "Method not found: " + m));
+      return ok;
+    };
+    if (m == "server/discover") {
+      json::array versions;
+      for (auto v : protocol::modern_versions) versions.push_back(json::value(v));
+      json::object r{{"supportedVersions", std::move(versions)},
+                     {"capabilities", srv.capabilities(era::modern)}};
+      if (srv.options.instructions) r["instructions"] = *srv.options.instructions;
+      finish_result(*env, std::move(r), true, respond);
+    } else if (m == "tools/list") {
+      if (gate(srv.has_tools())) list(*env, req, srv.tools, "tools", respond);
+    } else if (m == "resources/list") {
+      if (gate(srv.has_resources())) list(*env, req, srv.resources, "resources", respond);
+    } else if (m == "resources/templates/list") {
+      if (gate(srv.has_resources())) list(*env, req, srv.templates, "resourceTemplates", respond);
+    } else if (m == "prompts/list") {
+      if (gate(srv.has_prompts())) list(*env, req, srv.prompts, "prompts", respond);
+    } else if (m == "tools/call" || m == "resources/read" || m == "prompts/get" ||
+               m == "completion/complete") {
+      if (m == "tools/call" && !gate(srv.has_tools())) return;
+      if (m == "resources/read" && !gate(srv.has_resources())) return;
+      if (m == "prompts/get" && !gate(srv.has_prompts())) return;
+      if (m == "completion/complete" && !gate(srv.has_completions())) return;
+      run_async(std::move(req), std::move(env), std::move(respond));
+    } else if (m == "subscriptions/listen") {
+      listen(std::move(req), std::move(env), std::move(respond));
+    } else {
+      gate(false);
+    }
+  }
+
+  void route_legacy(jsonrpc::request req, std::shared_ptr<detail::request_env> env,
+                    respond_fn respond) {
+    const std::string& m = req.method;
+    const json::object& params = params_of(req);
+    if (m == "initialize") {
+      initialize(req, respond);
+      return;
+    }
+    if (m == "ping") {
+      respond(jsonrpc::encode(jsonrpc::response{req.id, json::object{}}));
+      return;
+    }
+    {
+      std::lock_guard lk(mu);
+      if (!initialized) {
+        respond(error_text(req.id, codes::invalid_params,
+                           "Invalid params: no _meta io.modelcontextprotocol/protocolVersion, and "
+                           "no session: legacy clients must send initialize first"));
+        return;
+      }
+      env->era = era::legacy;
+      env->version = version;
+      env->client_capabilities = client_caps;
+      env->client_info = client_info;
+      env->log_level = log_level;
+    }
+    auto gate = [&](bool ok) {
+      if (!ok) respond(error_text(req.id, codes::method_not_found, "Method not found: " + m));
+      return ok;
+    };
+    if (m == "tools/list") {
+      if (gate(srv.has_tools())) list(*env, req, srv.tools, "tools", respond);
+    } else if (m == "resources/list") {
+      if (gate(srv.has_resources())) list(*env, req, srv.resources, "resources", respond);
+    } else if (m == "resources/templates/list") {
+      if (gate(srv.has_resources())) list(*env, req, srv.templates, "resourceTemplates", respond);
+    } else if (m == "prompts/list") {
+      if (gate(srv.has_prompts())) list(*env, req, srv.prompts, "prompts", respond);
+    } else if (m == "resources/subscribe" || m == "resources/unsubscribe") {
+      if (!gate(srv.has_resources())) return;
+      auto uri = json::find_string(params, "uri");
+      if (!uri) {
+        respond(error_text(req.id, codes::invalid_params, "Invalid params: uri is required"));
+        return;
+      }
+      {
+        std::lock_guard lk(mu);
+        if (m == "resources/subscribe")
+          resource_subs.insert(std::string(*uri));
+        else
+          resource_subs.erase(std::string(*uri));
+      }
+      respond(jsonrpc::encode(jsonrpc::response{req.id, json::object{}}));
+    } else if (m == "logging/setLevel") {
+      if (!gate(srv.options.enable_logging)) return;
+      auto lvl = json::find_string(params, "level");
+      auto parsed = lvl ? protocol::parse_logging_level(*lvl) : std::nullopt;
+      if (!parsed) {
+        respond(error_text(req.id, codes::invalid_params, "Invalid params: unknown log level"));
+        return;
+      }
+      {
+        std::lock_guard lk(mu);
+        log_level = parsed;
+      }
+      respond(jsonrpc::encode(jsonrpc::response{req.id, json::object{}}));
+    } else if (m == "tools/call" || m == "resources/read" || m == "prompts/get" ||
+               m == "completion/complete") {
+      if (m == "tools/call" && !gate(srv.has_tools())) return;
+      if (m == "resources/read" && !gate(srv.has_resources())) return;
+      if (m == "prompts/get" && !gate(srv.has_prompts())) return;
+      if (m == "completion/complete" && !gate(srv.has_completions())) return;
+      run_async(std::move(req), std::move(env), std::move(respond));
+    } else {
+      gate(false);
+    }
+  }
+
+  void initialize(const jsonrpc::request& req, const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    auto requested = json::find_string(params, "protocolVersion");
+    if (!requested) {
+      respond(error_text(req.id, codes::invalid_params,
+                         "Invalid params: initialize needs protocolVersion"));
+      return;
+    }
+    std::string negotiated = protocol::is_legacy_version(*requested)
+                                 ? std::string(*requested)
+                                 : std::string(protocol::latest_legacy_version);
+    {
+      std::lock_guard lk(mu);
+      if (initialized) {
+        respond(error_text(req.id, codes::invalid_request,
+                           "Invalid Request: this connection is already initialized"));
+        return;
+      }
+      initialized = true;
+      version = negotiated;
+      if (auto c = json::find_object(params, "capabilities")) client_caps = *c;
+      if (auto i = json::find_object(params, "clientInfo"))
+        client_info = protocol::implementation::from_json(*i);
+    }
+    subscribe_session();
+    json::object r{{"protocolVersion", negotiated},
+                   {"capabilities", srv.capabilities(era::legacy)},
+                   {"serverInfo", srv.info_wire}};
+    if (srv.options.instructions) r["instructions"] = *srv.options.instructions;
+    respond(jsonrpc::encode(jsonrpc::response{req.id, std::move(r)}));
+  }
+
+  // Legacy sessions hear about list changes and subscribed resource updates.
+  void subscribe_session() {
+    std::weak_ptr<impl> weak = shared_from_this();
+    auto token = srv.bus.subscribe([weak](const change& c) {
+      auto self = weak.lock();
+      if (!self) return;
+      std::string method;
+      json::value params;
+      switch (c.kind) {
+        case change::tools:
+          method = "notifications/tools/list_changed";
+          break;
+        case change::prompts:
+          method = "notifications/prompts/list_changed";
+          break;
+        case change::resources:
+          method = "notifications/resources/list_changed";
+          break;
+        case change::resource_updated: {
+          std::lock_guard lk(self->mu);
+          if (!self->resource_subs.count(c.uri)) return;
+          method = "notifications/resources/updated";
+          params = json::object{{"uri", c.uri}};
+        }
+      }
+      self->send(jsonrpc::encode(jsonrpc::notification{method, params}));
+    });
+    std::lock_guard lk(mu);
+    session_bus_token = token;
+  }
+
+  // ---- lists ----------------------------------------------------------------
+
+  template <class Entry>
+  void list(detail::request_env& env, const jsonrpc::request& req, const cow_list<Entry>& source,
+            std::string_view field, const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    std::size_t offset = 0;
+    if (auto it = params.find("cursor"); it != params.end() && !it->value().is_null()) {
+      auto decoded = it->value().is_string() ? decode_cursor(it->value().get_string()) : std::nullopt;
+      if (!decoded) {
+        respond(error_text(req.id, codes::invalid_params, "Invalid params: invalid cursor"));
+        return;
+      }
+      offset = *decoded;
+    }
+    auto items = source.snapshot();
+    if (offset > items->size()) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: invalid cursor"));
+      return;
+    }
+    std::size_t page = std::max<std::size_t>(1, srv.options.page_size);
+    std::size_t end = std::min(items->size(), offset + page);
+    json::array out;
+    out.reserve(end - offset);
+    bool legacy_plain = env.era == era::legacy && !protocol::has_structured_output(env.version);
+    for (std::size_t i = offset; i < end; ++i) {
+      if constexpr (std::is_same_v<Entry, tool_entry>) {
+        if (legacy_plain && (*items)[i]->wire.contains("outputSchema")) {
+          json::object w = (*items)[i]->wire;
+          w.erase("outputSchema");
+          out.push_back(std::move(w));
+          continue;
+        }
+      }
+      out.push_back((*items)[i]->wire);
+    }
+    json::object r{{field, std::move(out)}};
+    if (end < items->size()) r["nextCursor"] = encode_cursor(end);
+    finish_result(env, std::move(r), true, respond);
+  }
+
+  // ---- handlers on the worker pool -----------------------------------------
+
+  void run_async(jsonrpc::request req, std::shared_ptr<detail::request_env> env,
+                 respond_fn respond) {
+    auto key = jsonrpc::to_string(req.id);
+    {
+      std::unique_lock lk(mu);
+      if (in_flight.count(key) || listens.count(key)) {
+        lk.unlock();
+        respond(error_text(req.id, codes::invalid_request,
+                           "Invalid Request: a request with this id is already in progress"));
+        return;
+      }
+      // Backpressure: the reader waits here while the connection is at its limit.
+      cv.wait(lk, [&] {
+        return closed || in_flight.size() < srv.options.max_in_flight_per_connection;
+      });
+      if (closed) return;
+      in_flight[key] = env;
+    }
+    auto self = shared_from_this();
+    env->send = [self](std::string t) { self->send(std::move(t)); };
+    env->call_client = [self, raw = env.get()](const input_request& r) {
+      return self->call_client(*raw, r);
+    };
+    boost::asio::post(srv.pool, [self, req = std::move(req), env, respond = std::move(respond),
+                                 key]() mutable {
+      self->execute(req, *env, respond);
+      {
+        std::lock_guard lk(self->mu);
+        self->in_flight.erase(key);
+      }
+      self->cv.notify_all();
+    });
+  }
+
+  void execute(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    // MRTR: a retry brings the answers so far (sealed) and new inputResponses.
+    if (env.era == era::modern) {
+      if (auto it = params.find("requestState"); it != params.end()) {
+        if (!it->value().is_string()) {
+          respond(error_text(req.id, codes::invalid_params,
+                             "Invalid params: requestState must be a string",
+                             json::object{{"reason", "invalid_request_state"}}));
+          return;
+        }
+        auto payload = srv.sealer.unseal(it->value().get_string(), req.method, params);
+        if (!payload) {
+          respond(error_text(req.id, codes::invalid_params,
+                             "Invalid params: requestState rejected (" + payload.error() + ")",
+                             json::object{{"reason", "invalid_request_state"}}));
+          return;
+        }
+        if (auto r = json::find_object(*payload, "r"))
+          for (const auto& kv : *r) env.provided[std::string(kv.key())] = kv.value();
+        if (auto s = payload->find("s"); s != payload->end()) env.state = s->value();
+        env.resumed = true;
+      }
+      if (auto it = params.find("inputResponses"); it != params.end()) {
+        if (!it->value().is_object()) {
+          respond(error_text(req.id, codes::invalid_params,
+                             "Invalid params: inputResponses must be an object"));
+          return;
+        }
+        for (const auto& kv : it->value().get_object())
+          env.provided[std::string(kv.key())] = kv.value();
+      }
+    }
+    context ctx(env);
+    try {
+      if (req.method == "tools/call")
+        call_tool(req, env, ctx, respond);
+      else if (req.method == "resources/read")
+        read_resource(req, env, ctx, respond);
+      else if (req.method == "prompts/get")
+        get_prompt(req, env, ctx, respond);
+      else
+        complete(req, env, respond);
+    } catch (detail::input_required_signal& s) {
+      json::object requests;
+      for (auto& [k, r] : s.missing)
+        requests[k] = json::object{{"method", r.method}, {"params", std::move(r.params)}};
+      json::object payload{{"r", json::object(env.consumed.begin(), env.consumed.end())}};
+      if (!env.state.is_null()) payload["s"] = env.state;
+      json::object result{
+          {"resultType", "input_required"},
+          {"inputRequests", std::move(requests)},
+          {"requestState", srv.sealer.seal(req.method, params, std::move(payload),
+                                            srv.options.request_state_ttl)}};
+      finish_result(env, std::move(result), false, respond);
+    } catch (detail::missing_capability_signal& s) {
+      if (env.era == era::modern) {
+        respond(error_text(req.id, codes::missing_required_client_capability,
+                           "Missing required client capability: " + s.capability,
+                           json::object{{"requiredCapabilities", capability_object(s.capability)}}));
+      } else if (req.method == "tools/call") {
+        finish_result(env,
+                      tool_result::error("The client did not declare the " + s.capability +
+                                         " capability this tool needs")
+                          .to_json(),
+                      false, respond);
+      } else {
+        respond(error_text(req.id, codes::invalid_request,
+                           "The client did not declare the " + s.capability + " capability"));
+      }
+    } catch (const protocol_error& e) {
+      respond(error_text(req.id, e.code(), e.what(), e.data()));
+    } catch (const std::exception& e) {
+      spdlog::warn("{} handler failed: {}", req.method, e.what());
+      respond(error_text(req.id, codes::internal_error,
+                         srv.options.expose_internal_errors ? std::string(e.what())
+                                                            : "Internal error"));
+    } catch (...) {
+      respond(error_text(req.id, codes::internal_error, "Internal error"));
+    }
+  }
+
+  void call_tool(const jsonrpc::request& req, detail::request_env& env, context& ctx,
+                 const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    auto name = json::find_string(params, "name");
+    if (!name) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: name is required"));
+      return;
+    }
+    std::shared_ptr<const tool_entry> tool;
+    for (const auto& t : *srv.tools.snapshot())
+      if (t->definition.name == *name) tool = t;
+    if (!tool) {
+      respond(error_text(req.id, codes::invalid_params, "Unknown tool: " + std::string(*name)));
+      return;
+    }
+    json::object args;
+    if (auto it = params.find("arguments"); it != params.end() && !it->value().is_null()) {
+      if (!it->value().is_object()) {
+        respond(error_text(req.id, codes::invalid_params,
+                           "Invalid params: arguments must be an object"));
+        return;
+      }
+      args = it->value().get_object();
+    }
+    if (tool->input_validator) {
+      auto errors = tool->input_validator->validate(args);
+      if (!errors.empty()) {
+        std::string msg = "Invalid arguments for tool " + tool->definition.name + ":";
+        for (const auto& e : errors)
+          msg += " " + (e.instance_path.empty() ? std::string("(root)") : e.instance_path) + ": " +
+                 e.message + ";";
+        msg.pop_back();
+        finish_result(env, tool_result::error(std::move(msg)).to_json(), false, respond);
+        return;
+      }
+    }
+    tool_result result;
+    try {
+      result = tool->handler(ctx, args);
+    } catch (const tool_error& e) {
+      result = tool_result::error(e.what());
+    } catch (const input_error& e) {
+      result = tool_result::error(e.what());
+    } catch (const protocol_error&) {
+      throw;
+    } catch (const detail::input_required_signal&) {
+      throw;
+    } catch (const detail::missing_capability_signal&) {
+      throw;
+    } catch (const std::exception& e) {
+      spdlog::warn("tool {} failed: {}", tool->definition.name, e.what());
+      result = tool_result::error(srv.options.expose_internal_errors
+                                      ? "Tool " + tool->definition.name + " failed: " + e.what()
+                                      : "Tool " + tool->definition.name +
+                                            " failed with an internal error");
+    }
+    json::object wire = result.to_json();
+    if (env.era == era::legacy && !protocol::has_structured_output(env.version))
+      wire.erase("structuredContent");
+    finish_result(env, std::move(wire), false, respond);
+  }
+
+  void read_resource(const jsonrpc::request& req, detail::request_env& env, context& ctx,
+                     const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    auto uri_p = json::find_string(params, "uri");
+    if (!uri_p) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: uri is required"));
+      return;
+    }
+    std::string uri(*uri_p);
+    std::optional<std::vector<protocol::resource_contents>> contents;
+    for (const auto& r : *srv.resources.snapshot())
+      if (r->definition.uri == uri) {
+        contents = r->reader(ctx, uri);
+        break;
+      }
+    if (!contents)
+      for (const auto& t : *srv.templates.snapshot())
+        if (auto vars = t->matcher.match(uri)) {
+          contents = t->reader(ctx, uri, *vars);
+          if (contents) break;
+        }
+    if (!contents) {
+      int code = env.era == era::modern ? codes::invalid_params : codes::resource_not_found_legacy;
+      respond(error_text(req.id, code, "Resource not found: " + uri, json::object{{"uri", uri}}));
+      return;
+    }
+    json::array arr;
+    for (const auto& c : *contents) arr.push_back(c.to_json());
+    finish_result(env, json::object{{"contents", std::move(arr)}}, true, respond);
+  }
+
+  void get_prompt(const jsonrpc::request& req, detail::request_env& env, context& ctx,
+                  const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    auto name = json::find_string(params, "name");
+    if (!name) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: name is required"));
+      return;
+    }
+    std::shared_ptr<const prompt_entry> prompt;
+    for (const auto& p : *srv.prompts.snapshot())
+      if (p->definition.name == *name) prompt = p;
+    if (!prompt) {
+      respond(error_text(req.id, codes::invalid_params, "Unknown prompt: " + std::string(*name)));
+      return;
+    }
+    std::map<std::string, std::string> args;
+    if (auto a = params.find("arguments"); a != params.end() && !a->value().is_null()) {
+      if (!a->value().is_object()) {
+        respond(error_text(req.id, codes::invalid_params,
+                           "Invalid params: arguments must be an object"));
+        return;
+      }
+      for (const auto& kv : a->value().get_object()) {
+        if (!kv.value().is_string()) {
+          respond(error_text(req.id, codes::invalid_params,
+                             "Invalid params: prompt argument " + std::string(kv.key()) +
+                                 " must be a string"));
+          return;
+        }
+        args[std::string(kv.key())] = std::string(kv.value().get_string());
+      }
+    }
+    for (const auto& a : prompt->definition.arguments)
+      if (a.required && !args.count(a.name)) {
+        respond(error_text(req.id, codes::invalid_params,
+                           "Invalid params: missing required argument " + a.name));
+        return;
+      }
+    auto result = prompt->handler(ctx, args);
+    json::array messages;
+    for (const auto& m : result.messages) messages.push_back(m.to_json());
+    json::object r{{"messages", std::move(messages)}};
+    if (result.description)
+      r["description"] = *result.description;
+    else if (prompt->definition.description)
+      r["description"] = *prompt->definition.description;
+    finish_result(env, std::move(r), false, respond);
+  }
+
+  void complete(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    auto ref = json::find_object(params, "ref");
+    auto arg = json::find_object(params, "argument");
+    auto type = ref ? json::find_string(*ref, "type") : nullptr;
+    auto arg_name = arg ? json::find_string(*arg, "name") : nullptr;
+    auto arg_value = arg ? json::find_string(*arg, "value") : nullptr;
+    if (!type || !arg_name || !arg_value) {
+      respond(error_text(req.id, codes::invalid_params,
+                         "Invalid params: completion needs ref.type, argument.name and argument.value"));
+      return;
+    }
+    completion_handler handler;
+    if (*type == "ref/prompt") {
+      auto name = json::find_string(*ref, "name");
+      if (!name) {
+        respond(error_text(req.id, codes::invalid_params, "Invalid params: ref.name is required"));
+        return;
+      }
+      bool known = false;
+      for (const auto& p : *srv.prompts.snapshot()) known |= p->definition.name == *name;
+      if (!known) {
+        respond(error_text(req.id, codes::invalid_params, "Unknown prompt: " + std::string(*name)));
+        return;
+      }
+      std::lock_guard lk(srv.completions_mu);
+      if (auto it = srv.prompt_completions.find(std::string(*name));
+          it != srv.prompt_completions.end())
+        handler = it->second;
+    } else if (*type == "ref/resource") {
+      auto uri = json::find_string(*ref, "uri");
+      if (!uri) {
+        respond(error_text(req.id, codes::invalid_params, "Invalid params: ref.uri is required"));
+        return;
+      }
+      std::lock_guard lk(srv.completions_mu);
+      if (auto it = srv.resource_completions.find(std::string(*uri));
+          it != srv.resource_completions.end())
+        handler = it->second;
+    } else {
+      respond(error_text(req.id, codes::invalid_params,
+                         "Invalid params: unknown ref type " + std::string(*type)));
+      return;
+    }
+    completion c;
+    if (handler) {
+      std::map<std::string, std::string> chosen;
+      if (auto ctx = json::find_object(params, "context"))
+        if (auto a = json::find_object(*ctx, "arguments"))
+          for (const auto& kv : *a)
+            if (kv.value().is_string())
+              chosen[std::string(kv.key())] = std::string(kv.value().get_string());
+      c = handler(std::string(*arg_name), std::string(*arg_value), chosen);
+    }
+    json::array values;
+    for (std::size_t i = 0; i < c.values.size() && i < 100; ++i)
+      values.push_back(json::value(c.values[i]));
+    json::object comp{{"values", std::move(values)},
+                      {"total", c.total.value_or(static_cast<std::int64_t>(c.values.size()))},
+                      {"hasMore", c.has_more || c.values.size() > 100}};
+    finish_result(env, json::object{{"completion", std::move(comp)}}, false, respond);
+  }
+
+  // ---- subscriptions/listen (modern) ---------------------------------------
+
+  void listen(jsonrpc::request req, std::shared_ptr<detail::request_env> /*env*/, respond_fn respond) {
+    const json::object& params = params_of(req);
+    auto filter = json::find_object(params, "notifications");
+    if (!filter) {
+      respond(error_text(req.id, codes::invalid_params,
+                         "Invalid params: notifications (a SubscriptionFilter) is required"));
+      return;
+    }
+    auto key = jsonrpc::to_string(req.id);
+    json::object honoured;
+    auto wants = [&](std::string_view k) { return json::find_bool(*filter, k).value_or(false); };
+    bool tools = wants("toolsListChanged") && srv.has_tools();
+    bool prompts = wants("promptsListChanged") && srv.has_prompts();
+    bool resources = wants("resourcesListChanged") && srv.has_resources();
+    std::vector<std::string> uris;
+    if (auto subs = json::find_array(*filter, "resourceSubscriptions"); subs && srv.has_resources())
+      for (const auto& u : *subs)
+        if (u.is_string()) uris.emplace_back(u.get_string());
+    if (tools) honoured["toolsListChanged"] = true;
+    if (prompts) honoured["promptsListChanged"] = true;
+    if (resources) honoured["resourcesListChanged"] = true;
+    if (!uris.empty()) {
+      json::array a;
+      for (const auto& u : uris) a.push_back(json::value(u));
+      honoured["resourceSubscriptions"] = std::move(a);
+    }
+    json::value id_json = jsonrpc::to_json(req.id);
+    auto tagged = [id_json](std::string method, json::object params) {
+      json::object meta{{protocol::meta::subscription_id, id_json}};
+      params["_meta"] = std::move(meta);
+      return jsonrpc::encode(jsonrpc::notification{std::move(method), std::move(params)});
+    };
+    {
+      std::lock_guard lk(mu);
+      if (in_flight.count(key) || listens.count(key)) {
+        respond(error_text(req.id, codes::invalid_request,
+                           "Invalid Request: a request with this id is already in progress"));
+        return;
+      }
+      listens[key] = 0;
+    }
+    // The acknowledgement goes first, before any change can be published to this stream.
+    respond(tagged("notifications/subscriptions/acknowledged",
+                   json::object{{"notifications", honoured}}));
+    std::weak_ptr<impl> weak = shared_from_this();
+    auto token = srv.bus.subscribe([weak, key, tools, prompts, resources, uris, tagged,
+                                    respond](const change& c) {
+      auto self = weak.lock();
+      if (!self) return;
+      {
+        std::lock_guard lk(self->mu);
+        if (!self->listens.count(key)) return;
+      }
+      switch (c.kind) {
+        case change::tools:
+          if (tools) respond(tagged("notifications/tools/list_changed", {}));
+          break;
+        case change::prompts:
+          if (prompts) respond(tagged("notifications/prompts/list_changed", {}));
+          break;
+        case change::resources:
+          if (resources) respond(tagged("notifications/resources/list_changed", {}));
+          break;
+        case change::resource_updated:
+          for (const auto& u : uris)
+            if (c.uri == u || (c.uri.size() > u.size() && c.uri.compare(0, u.size(), u) == 0 &&
+                               (u.back() == '/' || c.uri[u.size()] == '/'))) {
+              respond(tagged("notifications/resources/updated", {{"uri", c.uri}}));
+              break;
+            }
+          break;
+      }
+    });
+    bool keep;
+    {
+      std::lock_guard lk(mu);
+      keep = listens.count(key) && !closed;
+      if (keep) listens[key] = token;
+    }
+    if (!keep) srv.bus.unsubscribe(token);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  void close() {
+    std::vector<std::uint64_t> tokens;
+    std::map<std::string, std::shared_ptr<pending_client_request>> waiting;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return;
+      closed = true;
+      for (auto& [k, env] : in_flight) env->cancelled = true;
+      for (auto& [k, t] : listens)
+        if (t) tokens.push_back(t);
+      listens.clear();
+      if (session_bus_token) tokens.push_back(session_bus_token);
+      session_bus_token = 0;
+      waiting.swap(pending);
+    }
+    cv.notify_all();
+    for (auto t : tokens) srv.bus.unsubscribe(t);
+    for (auto& [k, p] : waiting)
+      p->promise.set_value(unexpected{jsonrpc::error{codes::internal_error, "connection closed", {}}});
+  }
+
+  bool wait_idle(std::chrono::milliseconds timeout) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, timeout, [&] { return in_flight.empty(); });
+  }
+};
+
+connection::connection(server& srv, std::shared_ptr<outbound> out, connection_options options)
+    : impl_(std::make_shared<impl>(srv.internals(), std::move(out), options)) {}
+
+connection::~connection() { impl_->close(); }
+
+void connection::receive(std::string_view text) {
+  if (text.size() > impl_->opts.max_message_bytes) {
+    receive_oversized();
+    return;
+  }
+  impl_->receive(text);
+}
+
+void connection::receive_oversized() {
+  impl_->send(jsonrpc::encode(jsonrpc::make_error(
+      std::nullopt, codes::invalid_request,
+      "Invalid Request: message exceeds the maximum size of " +
+          std::to_string(impl_->opts.max_message_bytes) + " bytes")));
+}
+
+void connection::close() { impl_->close(); }
+
+bool connection::wait_idle(std::chrono::milliseconds timeout) { return impl_->wait_idle(timeout); }
+
+}  // namespace plexus::server
