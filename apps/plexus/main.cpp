@@ -2,9 +2,9 @@
 #include "plexus/servers/everything.hpp"
 #include "plexus/transport/stdio.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include <iostream>
 
@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   std::size_t max_message = 4 * 1024 * 1024;
   std::size_t workers = 8;
   bool expose_errors = false;
-  everything->add_flag("--stdio", use_stdio, "Serve over stdin/stdout (newline-delimited JSON-RPC)");
+  everything->add_flag("--stdio", use_stdio,
+                       "Serve over stdin/stdout (newline-delimited JSON-RPC)");
   everything->add_option("--max-message-bytes", max_message, "Largest accepted message")
       ->capture_default_str();
   everything->add_option("--workers", workers, "Handler threads")->capture_default_str();

@@ -14,8 +14,8 @@ std::string encode_with(std::string_view in, const char* alphabet, bool pad) {
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    std::uint32_t n = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) |
-                      std::uint8_t(in[i + 2]);
+    std::uint32_t n =
+        (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
     out += alphabet[(n >> 18) & 63];
     out += alphabet[(n >> 12) & 63];
     out += alphabet[(n >> 6) & 63];
@@ -74,8 +74,12 @@ std::optional<std::string> decode_with(std::string_view in, const std::array<int
 
 }  // namespace
 
-std::string encode(std::string_view bytes) { return encode_with(bytes, std_alphabet, true); }
-std::string encode_url(std::string_view bytes) { return encode_with(bytes, url_alphabet, false); }
+std::string encode(std::string_view bytes) {
+  return encode_with(bytes, std_alphabet, true);
+}
+std::string encode_url(std::string_view bytes) {
+  return encode_with(bytes, url_alphabet, false);
+}
 
 std::optional<std::string> decode(std::string_view text) {
   static const auto t = table_for(std_alphabet);

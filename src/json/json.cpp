@@ -71,6 +71,8 @@ std::string_view type_name(const value& v) noexcept {
   return "unknown";
 }
 
-std::string dump(const value& v) { return boost::json::serialize(v); }
+std::string dump(const value& v) {
+  return boost::json::serialize(v);
+}
 
 }  // namespace plexus::json

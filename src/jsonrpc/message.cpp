@@ -77,8 +77,9 @@ std::variant<message, error_response> from_json(const json::value& v) {
     if (!code || !msg) return invalid(id, "\"error\" needs an integer code and a string message");
     error err{static_cast<int>(*code), std::string(*msg), std::nullopt};
     if (auto d = e.find("data"); d != e.end()) err.data = d->value();
-    // An error response may carry a null id (its request was unreadable).
-    return error_response{std::move(id), std::move(err)};
+    // An error response may carry a null id (its request was unreadable). It is a
+    // message from the peer, not an error of ours to answer.
+    return message{error_response{std::move(id), std::move(err)}};
   }
   return invalid(id, "not a request, notification or response");
 }
@@ -90,7 +91,8 @@ decoded decode(std::string_view text, const decode_options& opts) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(text, ec, {}, po);
   if (ec) {
-    out.errors.push_back(make_error(std::nullopt, codes::parse_error, "Parse error: " + ec.message()));
+    out.errors.push_back(
+        make_error(std::nullopt, codes::parse_error, "Parse error: " + ec.message()));
     return out;
   }
   auto take = [&](const json::value& item) {
@@ -103,7 +105,8 @@ decoded decode(std::string_view text, const decode_options& opts) {
   if (v.is_array()) {
     out.batch = true;
     if (!opts.allow_batch) {
-      out.errors.push_back(invalid(std::nullopt, "batches are not supported in this protocol version"));
+      out.errors.push_back(
+          invalid(std::nullopt, "batches are not supported in this protocol version"));
       return out;
     }
     const auto& arr = v.get_array();
@@ -147,6 +150,8 @@ json::value to_json(const message& m) {
   return o;
 }
 
-std::string encode(const message& m) { return boost::json::serialize(to_json(m)); }
+std::string encode(const message& m) {
+  return boost::json::serialize(to_json(m));
+}
 
 }  // namespace plexus::jsonrpc

@@ -108,14 +108,14 @@ json::object resource_link(std::string uri, std::string name, std::optional<std:
 
 json::object embedded_text(std::string uri, std::string text, std::optional<std::string> mime) {
   return {{"type", "resource"},
-          {"resource", resource_contents::of_text(std::move(uri), std::move(text), std::move(mime))
-                           .to_json()}};
+          {"resource",
+           resource_contents::of_text(std::move(uri), std::move(text), std::move(mime)).to_json()}};
 }
 
 json::object embedded_blob(std::string uri, std::string blob, std::optional<std::string> mime) {
   return {{"type", "resource"},
-          {"resource", resource_contents::of_blob(std::move(uri), std::move(blob), std::move(mime))
-                           .to_json()}};
+          {"resource",
+           resource_contents::of_blob(std::move(uri), std::move(blob), std::move(mime)).to_json()}};
 }
 
 }  // namespace content
@@ -196,6 +196,8 @@ json::object prompt::to_json() const {
   return o;
 }
 
-json::object prompt_message::to_json() const { return {{"role", role}, {"content", content}}; }
+json::object prompt_message::to_json() const {
+  return {{"role", role}, {"content", content}};
+}
 
 }  // namespace plexus::protocol

@@ -2,9 +2,8 @@
 
 namespace plexus::protocol {
 namespace {
-constexpr std::array<std::string_view, 8> level_names{"debug",    "info",  "notice",
-                                                      "warning",  "error", "critical",
-                                                      "alert",    "emergency"};
+constexpr std::array<std::string_view, 8> level_names{"debug", "info",     "notice", "warning",
+                                                      "error", "critical", "alert",  "emergency"};
 }
 
 std::optional<logging_level> parse_logging_level(std::string_view s) {
@@ -13,6 +12,8 @@ std::optional<logging_level> parse_logging_level(std::string_view s) {
   return std::nullopt;
 }
 
-std::string_view to_string(logging_level l) { return level_names[static_cast<std::size_t>(l)]; }
+std::string_view to_string(logging_level l) {
+  return level_names[static_cast<std::size_t>(l)];
+}
 
 }  // namespace plexus::protocol

@@ -5,6 +5,9 @@
 #include <boost/regex.hpp>
 
 #include <cctype>
+#include <cwchar>
+#include <locale>
+#include <stdexcept>
 #include <string>
 
 namespace plexus::schema::detail {
@@ -203,37 +206,59 @@ bool uri_chars_ok(std::string_view s) {
   return true;
 }
 
+// Checks the authority (if any) and that '[' ']' appear only around an IP literal host.
+bool authority_ok(std::string_view rest) {
+  std::string_view path = rest;
+  if (rest.substr(0, 2) == "//") {
+    auto end = rest.find_first_of("/?#", 2);
+    auto auth = rest.substr(2, end == std::string_view::npos ? rest.npos : end - 2);
+    path = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+    auto at = auth.find('@');
+    if (at != std::string_view::npos && auth.find('@', at + 1) != std::string_view::npos) {
+      return false;
+    }
+    if (at != std::string_view::npos && auth.substr(0, at).find_first_of("[]") != auth.npos) {
+      return false;
+    }
+    auto host = at == std::string_view::npos ? auth : auth.substr(at + 1);
+    std::string_view port;
+    if (!host.empty() && host.front() == '[') {
+      auto close = host.find(']');
+      if (close == std::string_view::npos) return false;
+      auto lit = host.substr(1, close - 1);
+      if (!lit.empty() && (lit[0] == 'v' || lit[0] == 'V')) {
+        // IPvFuture: accepted
+      } else if (!check_ipv6(lit)) {
+        return false;
+      }
+      auto after = host.substr(close + 1);
+      if (!after.empty() && after[0] != ':') return false;
+      if (!after.empty()) port = after.substr(1);
+    } else {
+      if (host.find_first_of("[]") != std::string_view::npos) return false;
+      auto pc = host.find(':');
+      if (pc != std::string_view::npos) port = host.substr(pc + 1);
+    }
+    if (!port.empty() && !all_digits(port)) return false;
+  }
+  return path.find_first_of("[]") == std::string_view::npos;
+}
+
 bool check_uri(std::string_view s, bool require_scheme) {
   if (!uri_chars_ok(s)) return false;
   auto colon = s.find(':');
   auto first_delim = s.find_first_of("/?#");
   bool has_scheme = colon != std::string_view::npos && colon > 0 &&
                     (first_delim == std::string_view::npos || colon < first_delim);
-  if (has_scheme) {
-    if (!std::isalpha(static_cast<unsigned char>(s[0]))) return false;
-    for (std::size_t i = 1; i < colon; ++i) {
-      char c = s[i];
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
-        return false;
-      }
+  if (!has_scheme) return !require_scheme && authority_ok(s);
+  if (!std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (std::size_t i = 1; i < colon; ++i) {
+    char c = s[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return false;
     }
-    auto rest = s.substr(colon + 1);
-    if (rest.substr(0, 2) == "//") {  // authority: a port must be numeric
-      auto auth = rest.substr(2, rest.find_first_of("/?#", 2) - 2);
-      auto at = auth.rfind('@');
-      auto host = at == std::string_view::npos ? auth : auth.substr(at + 1);
-      if (!host.empty() && host.front() != '[') {
-        auto pc = host.find(':');
-        if (pc != std::string_view::npos) {
-          auto port = host.substr(pc + 1);
-          if (!port.empty() && !all_digits(port)) return false;
-        }
-      }
-    }
-  } else if (require_scheme) {
-    return false;
   }
-  return true;
+  return authority_ok(s.substr(colon + 1));
 }
 
 bool check_json_pointer(std::string_view s) {
@@ -262,14 +287,207 @@ bool check_duration(std::string_view s) {
 
 bool check_regex(std::string_view s) {
   try {
-    boost::wregex re(utf8_to_wide(s), boost::regex_constants::ECMAScript);
+    compile_ecma_regex(s);
     return true;
   } catch (const std::exception&) {
     return false;
   }
 }
 
+const std::locale& regex_locale() {
+  static const std::locale loc = [] {
+    try {
+      return std::locale("C.UTF-8");
+    } catch (const std::exception&) {
+      return std::locale::classic();
+    }
+  }();
+  return loc;
+}
+
+// ECMAScript WhiteSpace and LineTerminator code points.
+constexpr std::wstring_view kEcmaSpace =
+    L"\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff";
+
+int hex_value(wchar_t c) {
+  if (c >= L'0' && c <= L'9') return c - L'0';
+  if (c >= L'a' && c <= L'f') return c - L'a' + 10;
+  if (c >= L'A' && c <= L'F') return c - L'A' + 10;
+  return -1;
+}
+
+std::wstring hex_escape(unsigned long cp) {
+  wchar_t buf[16];
+  std::swprintf(buf, 16, L"\\x{%lX}", cp);
+  return buf;
+}
+
+std::wstring property_class(std::wstring_view name) {
+  if (name == L"L" || name == L"Letter" || name == L"Alphabetic" || name == L"Alpha") {
+    return L"[:alpha:]";
+  }
+  if (name == L"Lu" || name == L"Uppercase_Letter" || name == L"Uppercase") return L"[:upper:]";
+  if (name == L"Ll" || name == L"Lowercase_Letter" || name == L"Lowercase") return L"[:lower:]";
+  if (name == L"N" || name == L"Nd" || name == L"Number" || name == L"Decimal_Number" ||
+      name == L"digit") {
+    // Unicode decimal digits (Nd), Basic Multilingual Plane blocks plus common astral ones.
+    static const unsigned long starts[] = {
+        0x30,    0x660,   0x6F0,   0x7C0,   0x966,   0x9E6,   0xA66,   0xAE6,   0xB66,
+        0xBE6,   0xC66,   0xCE6,   0xD66,   0xDE6,   0xE50,   0xED0,   0xF20,   0x1040,
+        0x1090,  0x17E0,  0x1810,  0x1946,  0x19D0,  0x1A80,  0x1A90,  0x1B50,  0x1BB0,
+        0x1C40,  0x1C50,  0xA620,  0xA8D0,  0xA900,  0xA9D0,  0xA9F0,  0xAA50,  0xABF0,
+        0xFF10,  0x104A0, 0x11066, 0x110F0, 0x11136, 0x111D0, 0x112F0, 0x11450, 0x114D0,
+        0x11650, 0x116C0, 0x11730, 0x118E0, 0x16A60, 0x16B50, 0x1E950};
+    std::wstring cls;
+    for (unsigned long st : starts) cls += hex_escape(st) + L"-" + hex_escape(st + 9);
+    cls += hex_escape(0x1D7CE) + L"-" + hex_escape(0x1D7FF);
+    return cls;
+  }
+  if (name == L"P" || name == L"Punctuation") return L"[:punct:]";
+  if (name == L"White_Space" || name == L"space") return L"[:space:]";
+  return {};
+}
+
 }  // namespace
+
+boost::wregex compile_ecma_regex(std::string_view pattern) {
+  std::wstring in = utf8_to_wide(pattern);
+  std::wstring out;
+  bool in_class = false;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    wchar_t c = in[i];
+    if (c == L'[' && !in_class) {
+      if (in.compare(i, 2, L"[]") == 0) {  // ECMAScript: empty class matches nothing
+        out += L"(?!)";
+        ++i;
+        continue;
+      }
+      if (in.compare(i, 3, L"[^]") == 0) {  // ECMAScript: matches any code point
+        out += L"[\\x{0}-\\x{10FFFF}]";
+        i += 2;
+        continue;
+      }
+      in_class = true;
+      out += c;
+      if (i + 1 < in.size() && in[i + 1] == L'^') out += in[++i];
+      continue;
+    }
+    if (c == L'(' && !in_class && i + 1 < in.size() && in[i + 1] == L'?') {
+      // ECMAScript groups: (?: (?= (?! (?<= (?<! (?<name>; not inline flags or comments.
+      wchar_t k = i + 2 < in.size() ? in[i + 2] : L'\0';
+      if (k != L':' && k != L'=' && k != L'!' && k != L'<') {
+        throw std::runtime_error("group syntax (?" + std::string(1, static_cast<char>(k)) +
+                                 " is not ECMA-262");
+      }
+      out += c;
+      continue;
+    }
+    if (c == L']' && in_class) {
+      in_class = false;
+      out += c;
+      continue;
+    }
+    if (c != L'\\' || i + 1 >= in.size()) {
+      out += c;
+      continue;
+    }
+    wchar_t e = in[++i];
+    switch (e) {
+      case L'd':
+        out += in_class ? L"0-9" : L"[0-9]";
+        break;
+      case L'w':
+        out += in_class ? L"A-Za-z0-9_" : L"[A-Za-z0-9_]";
+        break;
+      case L's':
+        out += in_class ? std::wstring(kEcmaSpace) : L"[" + std::wstring(kEcmaSpace) + L"]";
+        break;
+      case L'D':
+        out += in_class ? L"\\D" : L"[^0-9]";
+        break;
+      case L'W':
+        out += in_class ? L"\\W" : L"[^A-Za-z0-9_]";
+        break;
+      case L'S':
+        out += in_class ? L"\\S" : L"[^" + std::wstring(kEcmaSpace) + L"]";
+        break;
+      case L'p':
+      case L'P': {
+        auto close = in.find(L'}', i);
+        std::wstring cls;
+        if (i + 1 < in.size() && in[i + 1] == L'{' && close != std::wstring::npos) {
+          cls = property_class(std::wstring_view(in).substr(i + 2, close - i - 2));
+        }
+        if (cls.empty()) {  // unknown property: let Boost report it
+          out += L'\\';
+          out += e;
+          break;
+        }
+        i = close;
+        if (in_class) {
+          if (e == L'P') throw std::runtime_error("negated property escape inside a class");
+          out += cls;
+        } else {
+          out += (e == L'P' ? L"[^" : L"[") + cls + L"]";
+        }
+        break;
+      }
+      case L'u': {
+        unsigned long cp = 0;
+        if (i + 1 < in.size() && in[i + 1] == L'{') {
+          auto close = in.find(L'}', i);
+          if (close == std::wstring::npos) throw std::runtime_error("bad \\u{...} escape");
+          for (std::size_t k = i + 2; k < close; ++k) {
+            int h = hex_value(in[k]);
+            if (h < 0) throw std::runtime_error("bad \\u{...} escape");
+            cp = cp * 16 + static_cast<unsigned long>(h);
+          }
+          i = close;
+        } else {
+          if (i + 4 >= in.size()) {
+            throw std::runtime_error("bad \\uXXXX escape");
+          }
+          for (std::size_t k = i + 1; k <= i + 4; ++k) {
+            int h = hex_value(in[k]);
+            if (h < 0) throw std::runtime_error("bad \\uXXXX escape");
+            cp = cp * 16 + static_cast<unsigned long>(h);
+          }
+          i += 4;
+          // A surrogate pair written as two escapes is one code point.
+          if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < in.size() && in[i + 1] == L'\\' &&
+              in[i + 2] == L'u') {
+            unsigned long lo = 0;
+            bool ok = true;
+            for (std::size_t k = i + 3; k <= i + 6 && ok; ++k) {
+              int h = hex_value(in[k]);
+              ok = h >= 0;
+              lo = lo * 16 + static_cast<unsigned long>(h < 0 ? 0 : h);
+            }
+            if (ok && lo >= 0xDC00 && lo <= 0xDFFF) {
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+              i += 6;
+            }
+          }
+        }
+        out += hex_escape(cp);
+        break;
+      }
+      default:
+        if (((e >= L'a' && e <= L'z') || (e >= L'A' && e <= L'Z')) &&
+            std::wstring_view(L"bBfnrtvcxk").find(e) == std::wstring_view::npos) {
+          throw std::runtime_error("escape \\" + std::string(1, static_cast<char>(e)) +
+                                   " is not ECMA-262");
+        }
+        out += L'\\';
+        out += e;
+        break;
+    }
+  }
+  boost::wregex re;
+  re.imbue(regex_locale());
+  re.assign(out, boost::regex_constants::ECMAScript);
+  return re;
+}
 
 std::wstring utf8_to_wide(std::string_view s) {
   std::wstring out;

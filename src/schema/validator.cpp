@@ -155,6 +155,38 @@ bool json_equal(const value& a, const value& b) {
   }
 }
 
+// Hash consistent with json_equal (numbers hash by value, objects ignore member order).
+std::size_t json_hash(const value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      return 0x9e3779b9u;
+    case boost::json::kind::bool_:
+      return v.get_bool() ? 1 : 2;
+    case boost::json::kind::int64:
+    case boost::json::kind::uint64:
+    case boost::json::kind::double_: {
+      long double x = to_ld(v);
+      if (x == 0) x = 0;  // -0.0 == 0.0
+      return std::hash<long double>{}(x);
+    }
+    case boost::json::kind::string:
+      return std::hash<std::string_view>{}(v.get_string());
+    case boost::json::kind::array: {
+      std::size_t h = 0xabcdef;
+      for (const auto& e : v.get_array()) h = h * 1000003u ^ json_hash(e);
+      return h;
+    }
+    case boost::json::kind::object: {
+      std::size_t h = 0x12345;
+      for (const auto& kv : v.get_object()) {
+        h += std::hash<std::string_view>{}(kv.key()) * 31u ^ json_hash(kv.value());
+      }
+      return h;
+    }
+  }
+  return 0;
+}
+
 std::size_t utf8_length(std::string_view s) {
   std::size_t n = 0;
   for (unsigned char c : s) {
@@ -689,18 +721,19 @@ struct multiple_of_kw final : keyword {
   bool eval(const value& inst, eval_state& st, annots*) const override {
     if (!inst.is_number()) return true;
     bool ok;
-    if (inst.is_int64() && divisor->is_int64()) {
-      ok = inst.get_int64() % divisor->get_int64() == 0;
-    } else if ((inst.is_int64() || inst.is_uint64()) &&
-               (divisor->is_int64() || divisor->is_uint64()) && to_ld(inst) >= 0) {
-      ok = inst.to_number<std::uint64_t>() % divisor->to_number<std::uint64_t>() == 0;
+    long double x = to_ld(inst);
+    long double m = to_ld(*divisor);
+    if (std::fmod(x, m) == 0) {  // exact on the binary values (integers, 0.5, ...)
+      ok = true;
     } else {
-      long double q = to_ld(inst) / to_ld(*divisor);
+      // Decimal fractions such as 0.01 have no exact binary form: compare the quotient with a
+      // tolerance. A quotient that overflows a double is never a multiple.
+      double q = static_cast<double>(x) / static_cast<double>(m);
       if (!std::isfinite(q)) {
         ok = false;
       } else {
-        long double r = std::nearbyint(q);
-        long double eps = std::max(1e-9L, std::fabs(q) * 1e-15L);
+        double r = std::nearbyint(q);
+        double eps = std::max(1e-9, std::fabs(q) * 1e-15);
         ok = std::fabs(q - r) <= eps;
       }
     }
@@ -776,13 +809,22 @@ struct unique_items_kw final : keyword {
   bool eval(const value& inst, eval_state& st, annots*) const override {
     if (!inst.is_array()) return true;
     const auto& arr = inst.get_array();
+    // Sort indices by hash; only items with equal hashes are compared: O(n log n) typically.
+    std::vector<std::pair<std::size_t, std::size_t>> hashed;
+    hashed.reserve(arr.size());
     for (std::size_t i = 0; i < arr.size(); ++i) {
-      for (std::size_t j = i + 1; j < arr.size(); ++j) {
+      if (!st.step()) return false;
+      hashed.emplace_back(json_hash(arr[i]), i);
+    }
+    std::sort(hashed.begin(), hashed.end());
+    for (std::size_t a = 0; a < hashed.size(); ++a) {
+      for (std::size_t b = a + 1; b < hashed.size() && hashed[b].first == hashed[a].first; ++b) {
         if (!st.step()) return false;
+        std::size_t i = hashed[a].second, j = hashed[b].second;
         if (json_equal(arr[i], arr[j])) {
           report(st, {"uniqueItems"},
-                 "array items " + std::to_string(i) + " and " + std::to_string(j) +
-                     " are equal, but items must be unique");
+                 "array items " + std::to_string(std::min(i, j)) + " and " +
+                     std::to_string(std::max(i, j)) + " are equal, but items must be unique");
           return false;
         }
       }
@@ -1322,8 +1364,8 @@ class compiler {
         }
       }
       map("definitions");
-      map("dependencies");
     }
+    map("dependencies");
   }
 
   void index(const value& v, const std::string& base_in, resource* res_in, dialect d_in,
@@ -1450,7 +1492,7 @@ class compiler {
     auto r = std::make_shared<regex_entry>();
     r->source = std::string(source);
     try {
-      r->re.assign(utf8_to_wide(r->source), boost::regex_constants::ECMAScript);
+      r->re = compile_ecma_regex(r->source);
     } catch (const std::exception& e) {
       fail(where, "invalid regular expression " + quoted(r->source) + ": " + e.what());
     }
@@ -1657,7 +1699,8 @@ class compiler {
         kw->schema = sub(*pn, "propertyNames");
         n->keywords.push_back(std::move(kw));
       }
-      if (d7) {
+      {
+        // draft-07 `dependencies`; also honoured in 2020-12 for compatibility with older schemas.
         if (const value* deps = get("dependencies")) {
           if (!deps->is_object()) fail(where, "dependencies must be an object");
           auto req = std::make_unique<dependent_required_kw>();
@@ -1680,7 +1723,8 @@ class compiler {
           if (!req->deps.empty()) n->keywords.push_back(std::move(req));
           if (!sch->deps.empty()) n->keywords.push_back(std::move(sch));
         }
-      } else if (const value* ds = get("dependentSchemas")) {
+      }
+      if (const value* ds = d7 ? nullptr : get("dependentSchemas")) {
         if (!ds->is_object()) fail(where, "dependentSchemas must be an object");
         auto kw = std::make_unique<dependent_schemas_kw>();
         kw->name = "dependentSchemas";

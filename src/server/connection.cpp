@@ -4,8 +4,8 @@
 #include "plexus/jsonrpc/message.hpp"
 #include "server/server_impl.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 #include <future>
 #include <set>
@@ -125,7 +125,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     auto d = jsonrpc::decode(text, {.max_depth = 64, .allow_batch = batch_ok});
     if (!d.batch) {
       for (auto& e : d.errors) send(jsonrpc::encode(e));
-      for (auto& m : d.messages) dispatch(std::move(m), [this](std::string t) { send(std::move(t)); });
+      for (auto& m : d.messages)
+        dispatch(std::move(m), [this](std::string t) { send(std::move(t)); });
       return;
     }
     std::size_t answers = d.errors.size();
@@ -136,8 +137,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       return;
     }
     auto self = shared_from_this();
-    auto collector =
-        std::make_shared<batch_collector>(answers, [self](std::string t) { self->send(std::move(t)); });
+    auto collector = std::make_shared<batch_collector>(
+        answers, [self](std::string t) { self->send(std::move(t)); });
     for (auto& e : d.errors) collector->add(jsonrpc::encode(e));
     for (auto& m : d.messages) {
       if (std::holds_alternative<jsonrpc::request>(m) &&
@@ -213,9 +214,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
               "notifications/cancelled",
               json::object{{"requestId", jsonrpc::to_json(id)},
                            {"reason", env.cancelled ? "request cancelled" : "timed out"}}}));
-        return unexpected{jsonrpc::error{
-            codes::internal_error,
-            gone ? "connection closed" : (env.cancelled ? "cancelled" : "timed out"), {}}};
+        return unexpected{
+            jsonrpc::error{codes::internal_error,
+                           gone ? "connection closed" : (env.cancelled ? "cancelled" : "timed out"),
+                           {}}};
       }
     }
     return fut.get();
@@ -229,7 +231,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (n.method == "notifications/cancelled") {
       auto it = params.find("requestId");
       if (it == params.end()) return;
-      auto r = jsonrpc::from_json(json::object{{"jsonrpc", "2.0"}, {"id", it->value()}, {"result", 0}});
+      auto r =
+          jsonrpc::from_json(json::object{{"jsonrpc", "2.0"}, {"id", it->value()}, {"result", 0}});
       auto* m = std::get_if<jsonrpc::message>(&r);
       if (!m) return;
       auto key = jsonrpc::to_string(std::get<jsonrpc::response>(*m).id);
@@ -259,7 +262,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   void on_request(jsonrpc::request req, respond_fn respond) {
     const json::object& params = params_of(req);
     if (!req.params.is_null() && !req.params.is_object()) {
-      respond(error_text(req.id, codes::invalid_params, "Invalid params: params must be an object"));
+      respond(
+          error_text(req.id, codes::invalid_params, "Invalid params: params must be an object"));
       return;
     }
     auto env = std::make_shared<detail::request_env>();
@@ -268,8 +272,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     env->method = req.method;
     if (auto meta = json::find_object(params, "_meta")) env->meta = *meta;
     if (auto it = env->meta.find(protocol::meta::progress_token);
-        it != env->meta.end() && (it->value().is_string() || it->value().is_int64() ||
-                                  it->value().is_uint64()))
+        it != env->meta.end() &&
+        (it->value().is_string() || it->value().is_int64() || it->value().is_uint64()))
       env->progress_token = it->value();
 
     if (claims_modern(params)) {
@@ -281,7 +285,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   }
 
   // Validates the per-request envelope of 2026-07-28. False: an error was sent.
-  bool prepare_modern(detail::request_env& env, const jsonrpc::request_id& id, respond_fn& respond) {
+  bool prepare_modern(detail::request_env& env, const jsonrpc::request_id& id,
+                      respond_fn& respond) {
     const auto& meta = env.meta;
     auto version = json::find_string(meta, protocol::meta::protocol_version);
     auto caps = json::find_object(meta, protocol::meta::client_capabilities);
@@ -295,10 +300,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (!protocol::is_modern_version(*version)) {
       json::array supported;
       for (auto v : protocol::modern_versions) supported.push_back(json::value(v));
-      respond(error_text(id, codes::unsupported_protocol_version,
-                         "Unsupported protocol version: " + std::string(*version),
-                         json::object{{"supported", std::move(supported)},
-                                      {"requested", *version}}));
+      respond(
+          error_text(id, codes::unsupported_protocol_version,
+                     "Unsupported protocol version: " + std::string(*version),
+                     json::object{{"supported", std::move(supported)}, {"requested", *version}}));
       return false;
     }
     env.era = era::modern;
@@ -522,7 +527,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     const json::object& params = params_of(req);
     std::size_t offset = 0;
     if (auto it = params.find("cursor"); it != params.end() && !it->value().is_null()) {
-      auto decoded = it->value().is_string() ? decode_cursor(it->value().get_string()) : std::nullopt;
+      auto decoded =
+          it->value().is_string() ? decode_cursor(it->value().get_string()) : std::nullopt;
       if (!decoded) {
         respond(error_text(req.id, codes::invalid_params, "Invalid params: invalid cursor"));
         return;
@@ -580,15 +586,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     env->call_client = [self, raw = env.get()](const input_request& r) {
       return self->call_client(*raw, r);
     };
-    boost::asio::post(srv.pool, [self, req = std::move(req), env, respond = std::move(respond),
-                                 key]() mutable {
-      self->execute(req, *env, respond);
-      {
-        std::lock_guard lk(self->mu);
-        self->in_flight.erase(key);
-      }
-      self->cv.notify_all();
-    });
+    boost::asio::post(
+        srv.pool, [self, req = std::move(req), env, respond = std::move(respond), key]() mutable {
+          self->execute(req, *env, respond);
+          {
+            std::lock_guard lk(self->mu);
+            self->in_flight.erase(key);
+          }
+          self->cv.notify_all();
+        });
   }
 
   void execute(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond) {
@@ -640,17 +646,17 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         requests[k] = json::object{{"method", r.method}, {"params", std::move(r.params)}};
       json::object payload{{"r", json::object(env.consumed.begin(), env.consumed.end())}};
       if (!env.state.is_null()) payload["s"] = env.state;
-      json::object result{
-          {"resultType", "input_required"},
-          {"inputRequests", std::move(requests)},
-          {"requestState", srv.sealer.seal(req.method, params, std::move(payload),
-                                            srv.options.request_state_ttl)}};
+      json::object result{{"resultType", "input_required"},
+                          {"inputRequests", std::move(requests)},
+                          {"requestState", srv.sealer.seal(req.method, params, std::move(payload),
+                                                           srv.options.request_state_ttl)}};
       finish_result(env, std::move(result), false, respond);
     } catch (detail::missing_capability_signal& s) {
       if (env.era == era::modern) {
-        respond(error_text(req.id, codes::missing_required_client_capability,
-                           "Missing required client capability: " + s.capability,
-                           json::object{{"requiredCapabilities", capability_object(s.capability)}}));
+        respond(
+            error_text(req.id, codes::missing_required_client_capability,
+                       "Missing required client capability: " + s.capability,
+                       json::object{{"requiredCapabilities", capability_object(s.capability)}}));
       } else if (req.method == "tools/call") {
         finish_result(env,
                       tool_result::error("The client did not declare the " + s.capability +
@@ -665,9 +671,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       respond(error_text(req.id, e.code(), e.what(), e.data()));
     } catch (const std::exception& e) {
       spdlog::warn("{} handler failed: {}", req.method, e.what());
-      respond(error_text(req.id, codes::internal_error,
-                         srv.options.expose_internal_errors ? std::string(e.what())
-                                                            : "Internal error"));
+      respond(error_text(
+          req.id, codes::internal_error,
+          srv.options.expose_internal_errors ? std::string(e.what()) : "Internal error"));
     } catch (...) {
       respond(error_text(req.id, codes::internal_error, "Internal error"));
     }
@@ -790,9 +796,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       }
       for (const auto& kv : a->value().get_object()) {
         if (!kv.value().is_string()) {
-          respond(error_text(req.id, codes::invalid_params,
-                             "Invalid params: prompt argument " + std::string(kv.key()) +
-                                 " must be a string"));
+          respond(error_text(
+              req.id, codes::invalid_params,
+              "Invalid params: prompt argument " + std::string(kv.key()) + " must be a string"));
           return;
         }
         args[std::string(kv.key())] = std::string(kv.value().get_string());
@@ -823,8 +829,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     auto arg_name = arg ? json::find_string(*arg, "name") : nullptr;
     auto arg_value = arg ? json::find_string(*arg, "value") : nullptr;
     if (!type || !arg_name || !arg_value) {
-      respond(error_text(req.id, codes::invalid_params,
-                         "Invalid params: completion needs ref.type, argument.name and argument.value"));
+      respond(error_text(
+          req.id, codes::invalid_params,
+          "Invalid params: completion needs ref.type, argument.name and argument.value"));
       return;
     }
     completion_handler handler;
@@ -880,7 +887,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
   // ---- subscriptions/listen (modern) ---------------------------------------
 
-  void listen(jsonrpc::request req, std::shared_ptr<detail::request_env> /*env*/, respond_fn respond) {
+  void listen(jsonrpc::request req, std::shared_ptr<detail::request_env> /*env*/,
+              respond_fn respond) {
     const json::object& params = params_of(req);
     auto filter = json::find_object(params, "notifications");
     if (!filter) {
@@ -925,34 +933,34 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     respond(tagged("notifications/subscriptions/acknowledged",
                    json::object{{"notifications", honoured}}));
     std::weak_ptr<impl> weak = shared_from_this();
-    auto token = srv.bus.subscribe([weak, key, tools, prompts, resources, uris, tagged,
-                                    respond](const change& c) {
-      auto self = weak.lock();
-      if (!self) return;
-      {
-        std::lock_guard lk(self->mu);
-        if (!self->listens.count(key)) return;
-      }
-      switch (c.kind) {
-        case change::tools:
-          if (tools) respond(tagged("notifications/tools/list_changed", {}));
-          break;
-        case change::prompts:
-          if (prompts) respond(tagged("notifications/prompts/list_changed", {}));
-          break;
-        case change::resources:
-          if (resources) respond(tagged("notifications/resources/list_changed", {}));
-          break;
-        case change::resource_updated:
-          for (const auto& u : uris)
-            if (c.uri == u || (c.uri.size() > u.size() && c.uri.compare(0, u.size(), u) == 0 &&
-                               (u.back() == '/' || c.uri[u.size()] == '/'))) {
-              respond(tagged("notifications/resources/updated", {{"uri", c.uri}}));
+    auto token = srv.bus.subscribe(
+        [weak, key, tools, prompts, resources, uris, tagged, respond](const change& c) {
+          auto self = weak.lock();
+          if (!self) return;
+          {
+            std::lock_guard lk(self->mu);
+            if (!self->listens.count(key)) return;
+          }
+          switch (c.kind) {
+            case change::tools:
+              if (tools) respond(tagged("notifications/tools/list_changed", {}));
               break;
-            }
-          break;
-      }
-    });
+            case change::prompts:
+              if (prompts) respond(tagged("notifications/prompts/list_changed", {}));
+              break;
+            case change::resources:
+              if (resources) respond(tagged("notifications/resources/list_changed", {}));
+              break;
+            case change::resource_updated:
+              for (const auto& u : uris)
+                if (c.uri == u || (c.uri.size() > u.size() && c.uri.compare(0, u.size(), u) == 0 &&
+                                   (u.back() == '/' || c.uri[u.size()] == '/'))) {
+                  respond(tagged("notifications/resources/updated", {{"uri", c.uri}}));
+                  break;
+                }
+              break;
+          }
+        });
     bool keep;
     {
       std::lock_guard lk(mu);
@@ -982,7 +990,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     cv.notify_all();
     for (auto t : tokens) srv.bus.unsubscribe(t);
     for (auto& [k, p] : waiting)
-      p->promise.set_value(unexpected{jsonrpc::error{codes::internal_error, "connection closed", {}}});
+      p->promise.set_value(
+          unexpected{jsonrpc::error{codes::internal_error, "connection closed", {}}});
   }
 
   bool wait_idle(std::chrono::milliseconds timeout) {
@@ -994,7 +1003,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 connection::connection(server& srv, std::shared_ptr<outbound> out, connection_options options)
     : impl_(std::make_shared<impl>(srv.internals(), std::move(out), options)) {}
 
-connection::~connection() { impl_->close(); }
+connection::~connection() {
+  impl_->close();
+}
 
 void connection::receive(std::string_view text) {
   if (text.size() > impl_->opts.max_message_bytes) {
@@ -1005,14 +1016,18 @@ void connection::receive(std::string_view text) {
 }
 
 void connection::receive_oversized() {
-  impl_->send(jsonrpc::encode(jsonrpc::make_error(
-      std::nullopt, codes::invalid_request,
-      "Invalid Request: message exceeds the maximum size of " +
-          std::to_string(impl_->opts.max_message_bytes) + " bytes")));
+  impl_->send(jsonrpc::encode(
+      jsonrpc::make_error(std::nullopt, codes::invalid_request,
+                          "Invalid Request: message exceeds the maximum size of " +
+                              std::to_string(impl_->opts.max_message_bytes) + " bytes")));
 }
 
-void connection::close() { impl_->close(); }
+void connection::close() {
+  impl_->close();
+}
 
-bool connection::wait_idle(std::chrono::milliseconds timeout) { return impl_->wait_idle(timeout); }
+bool connection::wait_idle(std::chrono::milliseconds timeout) {
+  return impl_->wait_idle(timeout);
+}
 
 }  // namespace plexus::server

@@ -10,7 +10,9 @@ namespace input {
 
 input_request elicit(std::string message, json::object requested_schema) {
   return {"elicitation/create",
-          {{"mode", "form"}, {"message", std::move(message)}, {"requestedSchema", std::move(requested_schema)}}};
+          {{"mode", "form"},
+           {"message", std::move(message)},
+           {"requestedSchema", std::move(requested_schema)}}};
 }
 
 input_request elicit_url(std::string message, std::string url) {
@@ -18,7 +20,9 @@ input_request elicit_url(std::string message, std::string url) {
           {{"mode", "url"}, {"message", std::move(message)}, {"url", std::move(url)}}};
 }
 
-input_request sample(json::object params) { return {"sampling/createMessage", std::move(params)}; }
+input_request sample(json::object params) {
+  return {"sampling/createMessage", std::move(params)};
+}
 
 input_request sample_text(std::string prompt, int max_tokens) {
   json::object msg{{"role", "user"},
@@ -27,7 +31,9 @@ input_request sample_text(std::string prompt, int max_tokens) {
           {{"messages", json::array{std::move(msg)}}, {"maxTokens", max_tokens}}};
 }
 
-input_request list_roots() { return {"roots/list", {}}; }
+input_request list_roots() {
+  return {"roots/list", {}};
+}
 
 }  // namespace input
 
@@ -76,15 +82,33 @@ std::string random_id() {
 
 }  // namespace
 
-protocol::era context::era() const { return env_.era; }
-const std::string& context::protocol_version() const { return env_.version; }
-const json::object& context::client_capabilities() const { return env_.client_capabilities; }
-const protocol::implementation& context::client_info() const { return env_.client_info; }
-const json::object& context::meta() const { return env_.meta; }
-bool context::cancelled() const { return env_.cancelled.load(); }
-bool context::resumed() const { return env_.resumed; }
-const json::value& context::state() const { return env_.state; }
-void context::set_state(json::value v) { env_.state = std::move(v); }
+protocol::era context::era() const {
+  return env_.era;
+}
+const std::string& context::protocol_version() const {
+  return env_.version;
+}
+const json::object& context::client_capabilities() const {
+  return env_.client_capabilities;
+}
+const protocol::implementation& context::client_info() const {
+  return env_.client_info;
+}
+const json::object& context::meta() const {
+  return env_.meta;
+}
+bool context::cancelled() const {
+  return env_.cancelled.load();
+}
+bool context::resumed() const {
+  return env_.resumed;
+}
+const json::value& context::state() const {
+  return env_.state;
+}
+void context::set_state(json::value v) {
+  env_.state = std::move(v);
+}
 
 bool context::client_supports(std::string_view capability) const {
   const auto& caps = env_.client_capabilities;
@@ -166,8 +190,7 @@ json::value context::ask(std::string key, input_request request) {
   return std::move(ask(std::move(one))[key]);
 }
 
-elicit_result context::elicit(std::string key, std::string message,
-                              json::object requested_schema) {
+elicit_result context::elicit(std::string key, std::string message, json::object requested_schema) {
   auto v = ask(std::move(key), input::elicit(std::move(message), std::move(requested_schema)));
   elicit_result r;
   const auto& o = v.get_object();

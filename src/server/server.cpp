@@ -44,7 +44,9 @@ server::impl::~impl() {
   pool.join();
 }
 
-bool server::impl::has_tools() const { return options.enable_tools || !tools.snapshot()->empty(); }
+bool server::impl::has_tools() const {
+  return options.enable_tools || !tools.snapshot()->empty();
+}
 bool server::impl::has_resources() const {
   return options.enable_resources || !resources.snapshot()->empty() ||
          !templates.snapshot()->empty();
@@ -75,8 +77,12 @@ server::server(protocol::implementation info, server_options options)
 
 server::~server() = default;
 
-const protocol::implementation& server::info() const { return impl_->info; }
-const server_options& server::options() const { return impl_->options; }
+const protocol::implementation& server::info() const {
+  return impl_->info;
+}
+const server_options& server::options() const {
+  return impl_->options;
+}
 
 void server::add_tool(protocol::tool definition, tool_handler handler) {
   auto entry = std::make_shared<tool_entry>();
@@ -144,8 +150,7 @@ bool server::remove_resource(std::string_view uri) {
   return removed;
 }
 
-void server::add_resource_template(protocol::resource_template definition,
-                                   template_reader reader) {
+void server::add_resource_template(protocol::resource_template definition, template_reader reader) {
   auto entry = std::make_shared<template_entry>(template_entry{
       definition, definition.to_json(), uri_template(definition.uri_template), std::move(reader)});
   impl_->templates.update([&](auto& list) { list.push_back(entry); });
@@ -195,9 +200,15 @@ void server::add_resource_completion(std::string uri_template, completion_handle
 void server::notify_resource_updated(const std::string& uri) {
   impl_->bus.publish({change::resource_updated, uri});
 }
-void server::notify_tools_changed() { impl_->bus.publish({change::tools, {}}); }
-void server::notify_prompts_changed() { impl_->bus.publish({change::prompts, {}}); }
-void server::notify_resources_changed() { impl_->bus.publish({change::resources, {}}); }
+void server::notify_tools_changed() {
+  impl_->bus.publish({change::tools, {}});
+}
+void server::notify_prompts_changed() {
+  impl_->bus.publish({change::prompts, {}});
+}
+void server::notify_resources_changed() {
+  impl_->bus.publish({change::resources, {}});
+}
 
 // ---- tool_result -----------------------------------------------------------
 

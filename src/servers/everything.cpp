@@ -17,7 +17,8 @@ using protocol::logging_level;
 namespace content = protocol::content;
 
 constexpr const char* png_1x1 =
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg"
+    "==";
 constexpr const char* wav_min = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA=";
 
 struct echo_args {
@@ -61,7 +62,9 @@ struct elicitation_args {
 };
 BOOST_DESCRIBE_STRUCT(elicitation_args, (), (message))
 
-json::object empty_schema() { return {{"type", "object"}, {"properties", json::object{}}}; }
+json::object empty_schema() {
+  return {{"type", "object"}, {"properties", json::object{}}};
+}
 
 protocol::tool plain_tool(std::string name, std::string description,
                           json::object schema = empty_schema()) {
@@ -87,68 +90,64 @@ json::object name_schema(std::string_view property, std::string_view type = "str
 void register_tools(server::server& srv) {
   // First in the list on purpose: it accepts {} (header-validation scenarios call
   // the first listed tool with empty arguments).
-  add_tool(
-      srv, "echo", "Echoes the text back",
-      [](const echo_args& a) { return a.text; },
-      {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
-       .fields = {{"text", {{"description", "The text to echo"}}}}});
+  add_tool(srv, "echo", "Echoes the text back", [](const echo_args& a) { return a.text; },
+           {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
+            .fields = {{"text", {{"description", "The text to echo"}}}}});
   srv.add_tool(
-      plain_tool("test_x_mcp_header",
-                 "Tool whose region argument is mirrored into the Mcp-Param-Region header",
-                 {{"type", "object"},
-                  {"properties",
-                   json::object{{"region", json::object{{"type", "string"},
-                                                        {"x-mcp-header", "Region"},
-                                                        {"description", "Region to query"}}},
-                                {"level", json::object{{"type", "integer"}}}}}}),
+      plain_tool(
+          "test_x_mcp_header",
+          "Tool whose region argument is mirrored into the Mcp-Param-Region header",
+          {{"type", "object"},
+           {"properties", json::object{{"region", json::object{{"type", "string"},
+                                                               {"x-mcp-header", "Region"},
+                                                               {"description", "Region to query"}}},
+                                       {"level", json::object{{"type", "integer"}}}}}}),
       [](context&, const json::object& args) {
         std::string region = "unset";
         if (auto r = json::find_string(args, "region")) region = std::string(*r);
         return tool_result::text("region=" + region);
       });
-  add_tool(
-      srv, "add", "Adds two numbers",
-      [](const add_args& a) { return number_text(a.a + a.b); },
-      {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
-       .fields = {{"a", {{"description", "First addend"}}}, {"b", {{"description", "Second addend"}}}}});
-  add_tool(
-      srv, "stats", "Count, sum, mean, min and max of a list of numbers (structured output)",
-      [](const stats_args& a) {
-        if (a.numbers.empty()) throw tool_error("numbers must not be empty");
-        stats_result r{static_cast<std::int64_t>(a.numbers.size()), 0, 0, a.numbers[0],
-                       a.numbers[0]};
-        for (double n : a.numbers) {
-          r.sum += n;
-          r.min = std::min(r.min, n);
-          r.max = std::max(r.max, n);
-        }
-        r.mean = r.sum / static_cast<double>(r.count);
-        return r;
-      },
-      {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
-       .fields = {{"numbers", {{"description", "The numbers"}, {"minItems", 1}}}}});
-  add_tool(
-      srv, "long_running_operation",
-      "Runs for a while, reporting progress; stops early when cancelled",
-      [](context& ctx, const long_running_args& a) {
-        double duration = a.duration.value_or(2.0);
-        int steps = a.steps.value_or(4);
-        if (duration < 0 || duration > 300) throw tool_error("duration must be within 0..300 s");
-        if (steps < 1 || steps > 1000) throw tool_error("steps must be within 1..1000");
-        auto slice = std::chrono::duration<double>(duration / steps);
-        for (int i = 1; i <= steps; ++i) {
-          auto until = std::chrono::steady_clock::now() + slice;
-          while (std::chrono::steady_clock::now() < until) {
-            if (ctx.cancelled()) return tool_result::text("cancelled");
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-          }
-          ctx.progress(i, steps, "step " + std::to_string(i) + " of " + std::to_string(steps));
-        }
-        return tool_result::text("Long running operation completed: " + std::to_string(steps) +
-                                 " steps in " + number_text(duration) + " s");
-      },
-      {.fields = {{"duration", {{"description", "Seconds to run"}, {"minimum", 0}}},
-                  {"steps", {{"description", "Number of progress steps"}, {"minimum", 1}}}}});
+  add_tool(srv, "add", "Adds two numbers", [](const add_args& a) { return number_text(a.a + a.b); },
+           {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
+            .fields = {{"a", {{"description", "First addend"}}},
+                       {"b", {{"description", "Second addend"}}}}});
+  add_tool(srv, "stats", "Count, sum, mean, min and max of a list of numbers (structured output)",
+           [](const stats_args& a) {
+             if (a.numbers.empty()) throw tool_error("numbers must not be empty");
+             stats_result r{static_cast<std::int64_t>(a.numbers.size()), 0, 0, a.numbers[0],
+                            a.numbers[0]};
+             for (double n : a.numbers) {
+               r.sum += n;
+               r.min = std::min(r.min, n);
+               r.max = std::max(r.max, n);
+             }
+             r.mean = r.sum / static_cast<double>(r.count);
+             return r;
+           },
+           {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
+            .fields = {{"numbers", {{"description", "The numbers"}, {"minItems", 1}}}}});
+  add_tool(srv, "long_running_operation",
+           "Runs for a while, reporting progress; stops early when cancelled",
+           [](context& ctx, const long_running_args& a) {
+             double duration = a.duration.value_or(2.0);
+             int steps = a.steps.value_or(4);
+             if (duration < 0 || duration > 300)
+               throw tool_error("duration must be within 0..300 s");
+             if (steps < 1 || steps > 1000) throw tool_error("steps must be within 1..1000");
+             auto slice = std::chrono::duration<double>(duration / steps);
+             for (int i = 1; i <= steps; ++i) {
+               auto until = std::chrono::steady_clock::now() + slice;
+               while (std::chrono::steady_clock::now() < until) {
+                 if (ctx.cancelled()) return tool_result::text("cancelled");
+                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
+               }
+               ctx.progress(i, steps, "step " + std::to_string(i) + " of " + std::to_string(steps));
+             }
+             return tool_result::text("Long running operation completed: " + std::to_string(steps) +
+                                      " steps in " + number_text(duration) + " s");
+           },
+           {.fields = {{"duration", {{"description", "Seconds to run"}, {"minimum", 0}}},
+                       {"steps", {{"description", "Number of progress steps"}, {"minimum", 1}}}}});
 
   // ---- conformance fixtures (both eras) ----------------------------------
   srv.add_tool(plain_tool("test_simple_text", "Tests simple text content response"),
@@ -167,25 +166,25 @@ void register_tools(server::server& srv) {
                  r.add(content::audio(wav_min, "audio/wav"));
                  return r;
                });
-  srv.add_tool(plain_tool("test_embedded_resource", "Tests embedded resource content response"),
-               [](context&, const json::object&) {
-                 tool_result r;
-                 r.add(content::embedded_text("test://embedded-resource",
-                                              "This is an embedded resource content.",
-                                              "text/plain"));
-                 return r;
-               });
-  srv.add_tool(plain_tool("test_multiple_content_types",
-                          "Tests response with multiple content types (text, image, resource)"),
-               [](context&, const json::object&) {
-                 tool_result r;
-                 r.add(content::text("Multiple content types test:"));
-                 r.add(content::image(png_1x1, "image/png"));
-                 r.add(content::embedded_text("test://mixed-content-resource",
-                                              R"({"test":"data","value":123})",
-                                              "application/json"));
-                 return r;
-               });
+  srv.add_tool(
+      plain_tool("test_embedded_resource", "Tests embedded resource content response"),
+      [](context&, const json::object&) {
+        tool_result r;
+        r.add(content::embedded_text("test://embedded-resource",
+                                     "This is an embedded resource content.", "text/plain"));
+        return r;
+      });
+  srv.add_tool(
+      plain_tool("test_multiple_content_types",
+                 "Tests response with multiple content types (text, image, resource)"),
+      [](context&, const json::object&) {
+        tool_result r;
+        r.add(content::text("Multiple content types test:"));
+        r.add(content::image(png_1x1, "image/png"));
+        r.add(content::embedded_text("test://mixed-content-resource",
+                                     R"({"test":"data","value":123})", "application/json"));
+        return r;
+      });
   auto logging_tool = [](context& ctx, const json::object&) {
     for (const char* msg :
          {"Tool execution started", "Tool processing data", "Tool execution completed"}) {
@@ -194,9 +193,9 @@ void register_tools(server::server& srv) {
     }
     return tool_result::text("Tool with logging executed successfully");
   };
-  srv.add_tool(plain_tool("test_tool_with_logging",
-                          "Tests tool that emits log messages during execution"),
-               logging_tool);
+  srv.add_tool(
+      plain_tool("test_tool_with_logging", "Tests tool that emits log messages during execution"),
+      logging_tool);
   srv.add_tool(plain_tool("test_logging_tool",
                           "Logs three messages when the request asks for logs (_meta logLevel)"),
                logging_tool);
@@ -222,47 +221,49 @@ void register_tools(server::server& srv) {
                  return tool_result::text(
                      "Reconnection test completed successfully. The result was delivered.");
                });
-  add_tool(
-      srv, "test_sampling", "Tests server-initiated sampling (LLM completion request)",
-      [](context& ctx, const sampling_args& a) {
-        auto answer = ctx.sample("llm_response",
-                                 input::sample_text(a.prompt, 100).params);
-        return "LLM response: " + (answer.is_string() ? std::string(answer.get_string())
-                                                      : json::dump(answer));
-      },
-      {.fields = {{"prompt", {{"description", "The prompt to send to the LLM"}}}}});
-  add_tool(
-      srv, "test_elicitation", "Tests server-initiated elicitation (user input request)",
-      [](context& ctx, const elicitation_args& a) {
-        auto r = ctx.elicit(
-            "user_response", a.message,
-            {{"type", "object"},
-             {"properties",
-              json::object{{"username", json::object{{"type", "string"},
-                                                     {"description", "User's response"}}},
-                           {"email", json::object{{"type", "string"},
-                                                  {"description", "User's email address"}}}}},
-             {"required", json::array{"username", "email"}}});
-        return "User response: action=" + r.action + ", content=" + json::dump(r.content);
-      },
-      {.fields = {{"message", {{"description", "The message to show the user"}}}}});
+  add_tool(srv, "test_sampling", "Tests server-initiated sampling (LLM completion request)",
+           [](context& ctx, const sampling_args& a) {
+             auto answer = ctx.sample("llm_response", input::sample_text(a.prompt, 100).params);
+             return "LLM response: " +
+                    (answer.is_string() ? std::string(answer.get_string()) : json::dump(answer));
+           },
+           {.fields = {{"prompt", {{"description", "The prompt to send to the LLM"}}}}});
+  add_tool(srv, "test_elicitation", "Tests server-initiated elicitation (user input request)",
+           [](context& ctx, const elicitation_args& a) {
+             auto r = ctx.elicit(
+                 "user_response", a.message,
+                 {{"type", "object"},
+                  {"properties",
+                   json::object{{"username", json::object{{"type", "string"},
+                                                          {"description", "User's response"}}},
+                                {"email", json::object{{"type", "string"},
+                                                       {"description", "User's email address"}}}}},
+                  {"required", json::array{"username", "email"}}});
+             return "User response: action=" + r.action + ", content=" + json::dump(r.content);
+           },
+           {.fields = {{"message", {{"description", "The message to show the user"}}}}});
   srv.add_tool(
       plain_tool("test_elicitation_sep1034_defaults",
                  "Tests elicitation with default values per SEP-1034"),
       [](context& ctx, const json::object&) {
         json::object props{
-            {"name", json::object{{"type", "string"}, {"description", "User name"}, {"default", "John Doe"}}},
-            {"age", json::object{{"type", "integer"}, {"description", "User age"}, {"default", 30}}},
-            {"score", json::object{{"type", "number"}, {"description", "User score"}, {"default", 95.5}}},
+            {"name",
+             json::object{
+                 {"type", "string"}, {"description", "User name"}, {"default", "John Doe"}}},
+            {"age",
+             json::object{{"type", "integer"}, {"description", "User age"}, {"default", 30}}},
+            {"score",
+             json::object{{"type", "number"}, {"description", "User score"}, {"default", 95.5}}},
             {"status", json::object{{"type", "string"},
                                     {"description", "User status"},
                                     {"enum", json::array{"active", "inactive", "pending"}},
                                     {"default", "active"}}},
-            {"verified", json::object{{"type", "boolean"},
-                                      {"description", "Verification status"},
-                                      {"default", true}}}};
-        auto r = ctx.elicit("defaults", "Please review and update the form fields with defaults",
-                            {{"type", "object"}, {"properties", props}, {"required", json::array{}}});
+            {"verified",
+             json::object{
+                 {"type", "boolean"}, {"description", "Verification status"}, {"default", true}}}};
+        auto r =
+            ctx.elicit("defaults", "Please review and update the form fields with defaults",
+                       {{"type", "object"}, {"properties", props}, {"required", json::array{}}});
         return tool_result::text("Elicitation completed: action=" + r.action +
                                  ", content=" + json::dump(r.content));
       });
@@ -276,38 +277,40 @@ void register_tools(server::server& srv) {
           return a;
         };
         json::object props{
-            {"untitledSingle", json::object{{"type", "string"},
-                                            {"description", "Select one option"},
-                                            {"enum", json::array{"option1", "option2", "option3"}}}},
-            {"titledSingle",
+            {"untitledSingle",
              json::object{{"type", "string"},
-                          {"description", "Select one option with titles"},
-                          {"oneOf", titled({{"value1", "First Option"},
-                                            {"value2", "Second Option"},
-                                            {"value3", "Third Option"}})}}},
+                          {"description", "Select one option"},
+                          {"enum", json::array{"option1", "option2", "option3"}}}},
+            {"titledSingle", json::object{{"type", "string"},
+                                          {"description", "Select one option with titles"},
+                                          {"oneOf", titled({{"value1", "First Option"},
+                                                            {"value2", "Second Option"},
+                                                            {"value3", "Third Option"}})}}},
             {"legacyEnum",
              json::object{{"type", "string"},
                           {"description", "Select one option (legacy)"},
                           {"enum", json::array{"opt1", "opt2", "opt3"}},
                           {"enumNames", json::array{"Option One", "Option Two", "Option Three"}}}},
             {"untitledMulti",
-             json::object{{"type", "array"},
-                          {"description", "Select multiple options"},
-                          {"minItems", 1},
-                          {"maxItems", 3},
-                          {"items", json::object{{"type", "string"},
-                                                 {"enum", json::array{"option1", "option2",
-                                                                      "option3"}}}}}},
+             json::object{
+                 {"type", "array"},
+                 {"description", "Select multiple options"},
+                 {"minItems", 1},
+                 {"maxItems", 3},
+                 {"items", json::object{{"type", "string"},
+                                        {"enum", json::array{"option1", "option2", "option3"}}}}}},
             {"titledMulti",
-             json::object{{"type", "array"},
-                          {"description", "Select multiple options with titles"},
-                          {"minItems", 1},
-                          {"maxItems", 3},
-                          {"items", json::object{{"anyOf", titled({{"value1", "First Choice"},
-                                                                   {"value2", "Second Choice"},
-                                                                   {"value3", "Third Choice"}})}}}}}};
-        auto r = ctx.elicit("enums", "Please select options from the enum fields",
-                            {{"type", "object"}, {"required", json::array{}}, {"properties", props}});
+             json::object{
+                 {"type", "array"},
+                 {"description", "Select multiple options with titles"},
+                 {"minItems", 1},
+                 {"maxItems", 3},
+                 {"items", json::object{{"anyOf", titled({{"value1", "First Choice"},
+                                                          {"value2", "Second Choice"},
+                                                          {"value3", "Third Choice"}})}}}}}};
+        auto r =
+            ctx.elicit("enums", "Please select options from the enum fields",
+                       {{"type", "object"}, {"required", json::array{}}, {"properties", props}});
         return tool_result::text("Elicitation completed: action=" + r.action +
                                  ", content=" + json::dump(r.content));
       });
@@ -359,21 +362,22 @@ void register_tools(server::server& srv) {
                });
 
   // ---- MRTR (input required) ------------------------------------------------
-  srv.add_tool(plain_tool("test_input_required_result_elicitation",
-                          "Asks the user's name (elicitation), then greets"),
-               [](context& ctx, const json::object&) {
-                 auto r = ctx.elicit("user_name", "What is your name?", name_schema("name"));
-                 auto name = json::find_string(r.content, "name");
-                 return tool_result::text("Hello, " + (name ? std::string(*name) : "stranger") + "!");
-               });
-  srv.add_tool(plain_tool("test_input_required_result_sampling",
-                          "Asks the model a question (sampling)"),
-               [](context& ctx, const json::object&) {
-                 auto a = ctx.sample("capital_question",
-                                     input::sample_text("What is the capital of France?", 100).params);
-                 return tool_result::text("The model said: " + (a.is_string() ? std::string(a.get_string())
-                                                                                 : json::dump(a)));
-               });
+  srv.add_tool(
+      plain_tool("test_input_required_result_elicitation",
+                 "Asks the user's name (elicitation), then greets"),
+      [](context& ctx, const json::object&) {
+        auto r = ctx.elicit("user_name", "What is your name?", name_schema("name"));
+        auto name = json::find_string(r.content, "name");
+        return tool_result::text("Hello, " + (name ? std::string(*name) : "stranger") + "!");
+      });
+  srv.add_tool(
+      plain_tool("test_input_required_result_sampling", "Asks the model a question (sampling)"),
+      [](context& ctx, const json::object&) {
+        auto a = ctx.sample("capital_question",
+                            input::sample_text("What is the capital of France?", 100).params);
+        return tool_result::text("The model said: " +
+                                 (a.is_string() ? std::string(a.get_string()) : json::dump(a)));
+      });
   srv.add_tool(plain_tool("test_input_required_result_list_roots", "Lists the client's roots"),
                [](context& ctx, const json::object&) {
                  auto roots = ctx.roots("client_roots");
@@ -381,13 +385,13 @@ void register_tools(server::server& srv) {
                  for (const auto& r : roots) text += " " + r.uri;
                  return tool_result::text(text);
                });
-  srv.add_tool(plain_tool("test_input_required_result_request_state",
-                          "Asks for confirmation and carries a sealed requestState"),
-               [](context& ctx, const json::object&) {
-                 auto r = ctx.elicit("confirm", "Please confirm", name_schema("ok", "boolean"));
-                 return tool_result::text(ctx.resumed() ? "state-ok: action=" + r.action
-                                                        : "state-missing");
-               });
+  srv.add_tool(
+      plain_tool("test_input_required_result_request_state",
+                 "Asks for confirmation and carries a sealed requestState"),
+      [](context& ctx, const json::object&) {
+        auto r = ctx.elicit("confirm", "Please confirm", name_schema("ok", "boolean"));
+        return tool_result::text(ctx.resumed() ? "state-ok: action=" + r.action : "state-missing");
+      });
   srv.add_tool(
       plain_tool("test_input_required_result_multiple_inputs",
                  "Asks for elicitation, sampling and roots in one round"),
@@ -400,14 +404,14 @@ void register_tools(server::server& srv) {
         return tool_result::text("Received " + std::to_string(answers.size()) + " inputs: " +
                                  json::dump(json::object(answers.begin(), answers.end())));
       });
-  srv.add_tool(plain_tool("test_input_required_result_multi_round",
-                          "Two rounds of elicitation: name, then favourite colour"),
-               [](context& ctx, const json::object&) {
-                 auto a = ctx.elicit("step1", "What is your name?", name_schema("name"));
-                 auto b = ctx.elicit("step2", "What is your favourite colour?", name_schema("color"));
-                 return tool_result::text("Done: " + json::dump(a.content) + " " +
-                                          json::dump(b.content));
-               });
+  srv.add_tool(
+      plain_tool("test_input_required_result_multi_round",
+                 "Two rounds of elicitation: name, then favourite colour"),
+      [](context& ctx, const json::object&) {
+        auto a = ctx.elicit("step1", "What is your name?", name_schema("name"));
+        auto b = ctx.elicit("step2", "What is your favourite colour?", name_schema("color"));
+        return tool_result::text("Done: " + json::dump(a.content) + " " + json::dump(b.content));
+      });
   srv.add_tool(plain_tool("test_input_required_result_tampered_state",
                           "Asks for confirmation; a tampered requestState is rejected"),
                [](context& ctx, const json::object&) {
@@ -419,11 +423,14 @@ void register_tools(server::server& srv) {
                [](context& ctx, const json::object&) {
                  std::vector<std::pair<std::string, input_request>> asks;
                  if (ctx.client_supports("elicitation.form"))
-                   asks.emplace_back("user_name", input::elicit("What is your name?", name_schema("name")));
+                   asks.emplace_back("user_name",
+                                     input::elicit("What is your name?", name_schema("name")));
                  if (ctx.client_supports("sampling"))
                    asks.emplace_back("greeting", input::sample_text("Write a greeting", 50));
-                 if (ctx.client_supports("roots")) asks.emplace_back("client_roots", input::list_roots());
-                 if (asks.empty()) return tool_result::text("The client declared no input capabilities");
+                 if (ctx.client_supports("roots"))
+                   asks.emplace_back("client_roots", input::list_roots());
+                 if (asks.empty())
+                   return tool_result::text("The client declared no input capabilities");
                  auto answers = ctx.ask(std::move(asks));
                  return tool_result::text("Received " + std::to_string(answers.size()) + " inputs");
                });
@@ -466,35 +473,36 @@ void register_resources(server::server& srv) {
   tmpl.description = "A resource template with parameter substitution";
   tmpl.mime_type = "application/json";
   srv.add_resource_template(
-      tmpl, [](context&, const std::string& uri, const std::map<std::string, std::string>& vars)
-                -> std::optional<std::vector<protocol::resource_contents>> {
+      tmpl,
+      [](context&, const std::string& uri, const std::map<std::string, std::string>& vars)
+          -> std::optional<std::vector<protocol::resource_contents>> {
         const auto& id = vars.at("id");
         if (id.empty()) return std::nullopt;
         json::object body{{"id", id}, {"templateTest", true}, {"data", "Data for ID: " + id}};
         return std::vector{
             protocol::resource_contents::of_text(uri, json::dump(body), "application/json")};
       });
-  srv.add_resource_completion("test://template/{id}/data",
-                              [](const std::string&, const std::string& value,
-                                 const std::map<std::string, std::string>&) {
-                                completion c;
-                                for (const char* v : {"1", "2", "3", "123"})
-                                  if (std::string_view(v).starts_with(value)) c.values.push_back(v);
-                                return c;
-                              });
+  srv.add_resource_completion(
+      "test://template/{id}/data",
+      [](const std::string&, const std::string& value, const std::map<std::string, std::string>&) {
+        completion c;
+        for (const char* v : {"1", "2", "3", "123"})
+          if (std::string_view(v).starts_with(value)) c.values.push_back(v);
+        return c;
+      });
 }
 
 void register_prompts(server::server& srv) {
   auto user_text = [](std::string text) {
     return protocol::prompt_message{"user", content::text(std::move(text))};
   };
-  srv.add_prompt({.name = "test_simple_prompt",
-                  .title = "Simple Test Prompt",
-                  .description = "A simple prompt without arguments"},
-                 [user_text](context&, const auto&) {
-                   return get_prompt_result{std::nullopt,
-                                            {user_text("This is a simple prompt for testing.")}};
-                 });
+  srv.add_prompt(
+      {.name = "test_simple_prompt",
+       .title = "Simple Test Prompt",
+       .description = "A simple prompt without arguments"},
+      [user_text](context&, const auto&) {
+        return get_prompt_result{std::nullopt, {user_text("This is a simple prompt for testing.")}};
+      });
   srv.add_prompt(
       {.name = "test_prompt_with_arguments",
        .title = "Prompt With Arguments",
@@ -506,17 +514,17 @@ void register_prompts(server::server& srv) {
                                  {user_text("Prompt with arguments: arg1='" + args.at("arg1") +
                                             "', arg2='" + args.at("arg2") + "'")}};
       });
-  srv.add_prompt_completion("test_prompt_with_arguments",
-                            [](const std::string& arg, const std::string& value,
-                               const std::map<std::string, std::string>&) {
-                              completion c;
-                              std::vector<std::string> pool =
-                                  arg == "arg1" ? std::vector<std::string>{"paris", "park", "parade"}
-                                                : std::vector<std::string>{"red", "green", "blue"};
-                              for (auto& v : pool)
-                                if (v.starts_with(value)) c.values.push_back(v);
-                              return c;
-                            });
+  srv.add_prompt_completion(
+      "test_prompt_with_arguments", [](const std::string& arg, const std::string& value,
+                                       const std::map<std::string, std::string>&) {
+        completion c;
+        std::vector<std::string> pool = arg == "arg1"
+                                            ? std::vector<std::string>{"paris", "park", "parade"}
+                                            : std::vector<std::string>{"red", "green", "blue"};
+        for (auto& v : pool)
+          if (v.starts_with(value)) c.values.push_back(v);
+        return c;
+      });
   srv.add_prompt({.name = "test_prompt_with_embedded_resource",
                   .title = "Prompt With Embedded Resource",
                   .description = "A prompt that includes an embedded resource",

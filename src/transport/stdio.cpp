@@ -4,11 +4,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <mutex>
-#include <unistd.h>
 
 namespace plexus::transport {
 

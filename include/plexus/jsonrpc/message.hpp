@@ -65,9 +65,10 @@ using message = std::variant<request, notification, response, error_response>;
 
 // The outcome of decoding one wire message (a line, a frame or an HTTP body).
 struct decoded {
-  std::vector<message> messages;       // the valid messages, in order
-  std::vector<error_response> errors;  // answers for what was not valid (parse error, invalid request)
-  bool batch = false;                  // the text was a JSON array
+  std::vector<message> messages;  // the valid messages, in order
+  std::vector<error_response>
+      errors;          // answers for what was not valid (parse error, invalid request)
+  bool batch = false;  // the text was a JSON array
 };
 
 struct decode_options {

@@ -54,8 +54,10 @@ struct tool_annotations {
 // Content blocks (ContentBlock of the schema), built as JSON objects.
 namespace content {
 json::object text(std::string text, const content_annotations& a = {});
-json::object image(std::string base64_data, std::string mime_type, const content_annotations& a = {});
-json::object audio(std::string base64_data, std::string mime_type, const content_annotations& a = {});
+json::object image(std::string base64_data, std::string mime_type,
+                   const content_annotations& a = {});
+json::object audio(std::string base64_data, std::string mime_type,
+                   const content_annotations& a = {});
 json::object resource_link(std::string uri, std::string name,
                            std::optional<std::string> mime_type = std::nullopt,
                            std::optional<std::string> description = std::nullopt);

@@ -30,7 +30,9 @@ constexpr bool is_legacy_version(std::string_view v) {
   return false;
 }
 // JSON-RPC batches exist only in 2025-03-26.
-constexpr bool allows_batch(std::string_view v) { return v == "2025-03-26"; }
+constexpr bool allows_batch(std::string_view v) {
+  return v == "2025-03-26";
+}
 // Structured tool output (structuredContent/outputSchema) exists since 2025-06-18.
 constexpr bool has_structured_output(std::string_view v) {
   return v != "2024-11-05" && v != "2025-03-26";
@@ -39,7 +41,8 @@ constexpr bool has_structured_output(std::string_view v) {
 namespace meta {
 inline constexpr std::string_view protocol_version = "io.modelcontextprotocol/protocolVersion";
 inline constexpr std::string_view client_info = "io.modelcontextprotocol/clientInfo";
-inline constexpr std::string_view client_capabilities = "io.modelcontextprotocol/clientCapabilities";
+inline constexpr std::string_view client_capabilities =
+    "io.modelcontextprotocol/clientCapabilities";
 inline constexpr std::string_view log_level = "io.modelcontextprotocol/logLevel";
 inline constexpr std::string_view subscription_id = "io.modelcontextprotocol/subscriptionId";
 inline constexpr std::string_view server_info = "io.modelcontextprotocol/serverInfo";

@@ -55,18 +55,18 @@ using template_reader = std::function<std::optional<std::vector<protocol::resour
 using prompt_handler =
     std::function<get_prompt_result(context&, const std::map<std::string, std::string>& arguments)>;
 // Completes the value of one argument; `arguments` holds the values already chosen.
-using completion_handler = std::function<completion(
-    const std::string& argument, const std::string& value,
-    const std::map<std::string, std::string>& arguments)>;
+using completion_handler =
+    std::function<completion(const std::string& argument, const std::string& value,
+                             const std::map<std::string, std::string>& arguments)>;
 
 struct server_options {
   std::optional<std::string> instructions;
-  std::size_t page_size = 100;  // list pagination
+  std::size_t page_size = 100;        // list pagination
   std::int64_t list_ttl_ms = 60'000;  // ttlMs on cacheable modern results
   std::string cache_scope = "public";
   // Show exception messages of failing handlers to clients (off: "internal error").
   bool expose_internal_errors = false;
-  std::size_t worker_threads = 8;  // handlers run on this pool
+  std::size_t worker_threads = 8;                 // handlers run on this pool
   std::size_t max_in_flight_per_connection = 64;  // backpressure beyond this
   std::chrono::milliseconds client_request_timeout{std::chrono::minutes(5)};
   std::chrono::seconds request_state_ttl{std::chrono::minutes(10)};

@@ -109,30 +109,31 @@ void add_tool(server& srv, std::string name, std::string description, F f,
   if constexpr (boost::describe::has_describe_members<std::remove_cvref_t<R>>::value)
     def.output_schema = json::value(schema::derive<std::remove_cvref_t<R>>());
 
-  srv.add_tool(std::move(def), [f = std::move(f), name](context& ctx,
-                                                        const json::object& arguments) -> tool_result {
-    auto invoke = [&](auto&&... a) -> tool_result {
-      if constexpr (std::is_void_v<R>) {
-        f(std::forward<decltype(a)>(a)...);
-        return tool_result{};
-      } else {
-        return detail::to_tool_result(f(std::forward<decltype(a)>(a)...));
-      }
-    };
-    if constexpr (std::is_void_v<Params>) {
-      if constexpr (with_ctx)
-        return invoke(ctx);
-      else
-        return invoke();
-    } else {
-      auto params = json::from_json<Params>(arguments);
-      if (!params) return detail::invalid_arguments(name, params.error());
-      if constexpr (with_ctx)
-        return invoke(ctx, *params);
-      else
-        return invoke(*params);
-    }
-  });
+  srv.add_tool(
+      std::move(def),
+      [f = std::move(f), name](context& ctx, const json::object& arguments) -> tool_result {
+        auto invoke = [&](auto&&... a) -> tool_result {
+          if constexpr (std::is_void_v<R>) {
+            f(std::forward<decltype(a)>(a)...);
+            return tool_result{};
+          } else {
+            return detail::to_tool_result(f(std::forward<decltype(a)>(a)...));
+          }
+        };
+        if constexpr (std::is_void_v<Params>) {
+          if constexpr (with_ctx)
+            return invoke(ctx);
+          else
+            return invoke();
+        } else {
+          auto params = json::from_json<Params>(arguments);
+          if (!params) return detail::invalid_arguments(name, params.error());
+          if constexpr (with_ctx)
+            return invoke(ctx, *params);
+          else
+            return invoke(*params);
+        }
+      });
 }
 
 }  // namespace plexus::server

@@ -1,0 +1,122 @@
+// JSON-RPC codec: every message kind, every invalid form, batches, and the
+// official 2026-07-28 examples (each validated against its schema definition,
+// and each JSON-RPC message round-tripped through the codec unchanged).
+#include "engine_harness.hpp"
+
+#include "plexus/jsonrpc/message.hpp"
+
+#include <filesystem>
+
+using namespace plexus;
+namespace rpc = plexus::jsonrpc;
+
+namespace {
+
+rpc::decoded decode(std::string_view s, bool batch = false) {
+  return rpc::decode(s, {.max_depth = 64, .allow_batch = batch});
+}
+
+int only_error_code(const rpc::decoded& d) {
+  EXPECT_TRUE(d.messages.empty());
+  EXPECT_EQ(d.errors.size(), 1u);
+  return d.errors.empty() ? 0 : d.errors[0].err.code;
+}
+
+}  // namespace
+
+TEST(JsonRpc, DecodesEachKind) {
+  auto d = decode(R"({"jsonrpc":"2.0","id":"a","method":"m","params":{"x":1}})");
+  ASSERT_EQ(d.messages.size(), 1u);
+  auto& r = std::get<rpc::request>(d.messages[0]);
+  EXPECT_EQ(std::get<std::string>(r.id), "a");
+  EXPECT_EQ(r.method, "m");
+
+  d = decode(R"({"jsonrpc":"2.0","method":"n"})");
+  EXPECT_TRUE(std::holds_alternative<rpc::notification>(d.messages.at(0)));
+  d = decode(R"({"jsonrpc":"2.0","id":7,"result":{}})");
+  EXPECT_EQ(std::get<std::int64_t>(std::get<rpc::response>(d.messages.at(0)).id), 7);
+}
+
+// Regression: a peer's error response is a message to route, not an error of ours
+// to send back (it used to be classified as a decode error and echoed).
+TEST(JsonRpc, PeerErrorResponseIsAMessage) {
+  auto d = decode(R"({"jsonrpc":"2.0","id":1,"error":{"code":-1,"message":"no"}})");
+  EXPECT_TRUE(d.errors.empty());
+  ASSERT_EQ(d.messages.size(), 1u);
+  auto& e = std::get<rpc::error_response>(d.messages[0]);
+  EXPECT_EQ(e.err.code, -1);
+  EXPECT_EQ(e.err.message, "no");
+  d = decode(R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"bad"}})");
+  ASSERT_EQ(d.messages.size(), 1u);
+  EXPECT_FALSE(std::get<rpc::error_response>(d.messages[0]).id);
+}
+
+TEST(JsonRpc, RejectsInvalidForms) {
+  EXPECT_EQ(only_error_code(decode("{")), rpc::codes::parse_error);
+  EXPECT_EQ(only_error_code(decode("\"\xff\"")), rpc::codes::parse_error);  // invalid UTF-8
+  EXPECT_EQ(only_error_code(decode("42")), rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode("{}")), rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode(R"({"jsonrpc":"1.0","id":1,"method":"m"})")),
+            rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode(R"({"jsonrpc":"2.0","id":null,"method":"m"})")),
+            rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode(R"({"jsonrpc":"2.0","id":1.5,"method":"m"})")),
+            rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode(R"({"jsonrpc":"2.0","id":1,"method":3})")),
+            rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode(R"({"jsonrpc":"2.0","id":1,"method":"m","params":"x"})")),
+            rpc::codes::invalid_request);
+  EXPECT_EQ(only_error_code(decode(R"({"jsonrpc":"2.0","id":1,"result":1,"error":{}})")),
+            rpc::codes::invalid_request);
+  // The id is echoed when it could be read.
+  auto d = decode(R"({"jsonrpc":"1.0","id":9,"method":"m"})");
+  EXPECT_EQ(std::get<std::int64_t>(*d.errors.at(0).id), 9);
+  // Nesting deeper than the limit is a parse error, not a crash.
+  std::string deep(100000, '[');
+  EXPECT_EQ(only_error_code(decode(deep)), rpc::codes::parse_error);
+}
+
+TEST(JsonRpc, BatchesOnlyWhenAllowed) {
+  std::string batch =
+      R"([{"jsonrpc":"2.0","id":1,"method":"a"},{"bad":1},{"jsonrpc":"2.0","method":"n"}])";
+  auto d = decode(batch, false);
+  EXPECT_TRUE(d.batch);
+  EXPECT_EQ(only_error_code(d), rpc::codes::invalid_request);
+  d = decode(batch, true);
+  EXPECT_EQ(d.messages.size(), 2u);
+  EXPECT_EQ(d.errors.size(), 1u);
+  EXPECT_EQ(only_error_code(decode("[]", true)), rpc::codes::invalid_request);
+}
+
+TEST(JsonRpc, EncodesWithoutEmbeddedNewlines) {
+  auto s = rpc::encode(rpc::notification{"m", json::object{{"t", "a\nb\r\u2028"}}});
+  EXPECT_EQ(s.find('\n'), std::string::npos);
+  EXPECT_EQ(s.find('\r'), std::string::npos);
+}
+
+TEST(JsonRpc, OfficialExamplesValidateAndRoundTrip) {
+  namespace fs = std::filesystem;
+  plexus::testing::wire_schema ws("2026-07-28");
+  fs::path dir = fs::path(PLEXUS_SHARED_DIR) / "mcp-schema/2026-07-28/examples";
+  int files = 0, messages = 0;
+  for (const auto& type_dir : fs::directory_iterator(dir)) {
+    std::string def = type_dir.path().filename().string();
+    for (const auto& f : fs::directory_iterator(type_dir)) {
+      ++files;
+      auto v = boost::json::parse(plexus::testing::read_file(f.path().string()));
+      auto errors = ws.check(def, v);
+      EXPECT_TRUE(errors.empty()) << f.path() << ": " << errors.front().instance_path << " "
+                                  << errors.front().message;
+      if (v.is_object() && v.as_object().contains("jsonrpc")) {
+        ++messages;
+        auto d = rpc::decode(json::dump(v));
+        ASSERT_EQ(d.messages.size(), 1u) << f.path();
+        EXPECT_EQ(rpc::to_json(d.messages[0]), v) << f.path();
+      }
+    }
+  }
+  EXPECT_GE(files, 88);
+  EXPECT_GT(messages, 20);
+  std::cout << "[ examples ] " << files << " files validated, " << messages
+            << " JSON-RPC messages round-tripped\n";
+}
