@@ -1,12 +1,11 @@
 // The `plexus` command.
+#include "serve.hpp"
+
 #include "plexus/servers/everything.hpp"
-#include "plexus/transport/stdio.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
-
-#include <iostream>
 
 namespace {
 
@@ -28,15 +27,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
 
   auto* everything = app.add_subcommand(
-      "everything", "Serve the everything server (every MCP feature, both protocol eras)");
-  bool use_stdio = false;
-  std::size_t max_message = 4 * 1024 * 1024;
+      "everything", "Serve the everything server: every MCP feature in both protocol eras");
+  plexus::cli::serve_options serve_opts;
   std::size_t workers = 8;
   bool expose_errors = false;
-  everything->add_flag("--stdio", use_stdio,
-                       "Serve over stdin/stdout (newline-delimited JSON-RPC)");
-  everything->add_option("--max-message-bytes", max_message, "Largest accepted message")
-      ->capture_default_str();
+  plexus::cli::add_serve_options(*everything, serve_opts);
   everything->add_option("--workers", workers, "Handler threads")->capture_default_str();
   everything->add_flag("--expose-errors", expose_errors,
                        "Show handler exception messages to clients");
@@ -45,17 +40,11 @@ int main(int argc, char** argv) {
   log_to_stderr(log_level);
 
   if (everything->parsed()) {
-    if (!use_stdio) {
-      std::cerr << "plexus everything: choose a transport (--stdio)\n";
-      return 2;
-    }
     plexus::server::server_options opts;
     opts.worker_threads = workers;
     opts.expose_internal_errors = expose_errors;
     auto srv = plexus::servers::make_everything_server(opts);
-    plexus::transport::stdio_options so;
-    so.max_message_bytes = max_message;
-    return plexus::transport::serve_stdio(*srv, so);
+    return plexus::cli::serve(*srv, serve_opts);
   }
   return 0;
 }

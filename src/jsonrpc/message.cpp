@@ -103,7 +103,7 @@ decoded decode(std::string_view text, const decode_options& opts) {
       out.errors.push_back(std::move(std::get<error_response>(r)));
   };
   if (v.is_array()) {
-    out.batch = true;
+    // A rejected or empty array is one invalid request, answered with one error object.
     if (!opts.allow_batch) {
       out.errors.push_back(
           invalid(std::nullopt, "batches are not supported in this protocol version"));
@@ -114,6 +114,7 @@ decoded decode(std::string_view text, const decode_options& opts) {
       out.errors.push_back(invalid(std::nullopt, "an empty batch"));
       return out;
     }
+    out.batch = true;
     for (const auto& item : arr) take(item);
     return out;
   }

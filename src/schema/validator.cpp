@@ -53,8 +53,8 @@ enum vocab_bits : unsigned {
 };
 constexpr unsigned kDefaultVocab2020 =
     v_core | v_applicator | v_unevaluated | v_validation | v_meta | v_format_annotation | v_content;
-constexpr unsigned kDraft7Vocab = v_core | v_applicator | v_validation | v_meta |
-                                  v_format_annotation | v_content;
+constexpr unsigned kDraft7Vocab =
+    v_core | v_applicator | v_validation | v_meta | v_format_annotation | v_content;
 
 constexpr std::string_view kUri2020 = "https://json-schema.org/draft/2020-12/schema";
 constexpr std::string_view kUriDraft7 = "http://json-schema.org/draft-07/schema";
@@ -376,8 +376,7 @@ std::pair<std::string, std::string> split_fragment(std::string_view uri) {
 std::string percent_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
         std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
       out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
       i += 2;
@@ -754,8 +753,7 @@ struct length_kw final : keyword {
     if (is_max ? n <= limit : n >= limit) return true;
     report(st, {is_max ? "maxLength" : "minLength"},
            "string has " + std::to_string(n) + " characters, " +
-               (is_max ? "more than maxLength " : "fewer than minLength ") +
-               std::to_string(limit));
+               (is_max ? "more than maxLength " : "fewer than minLength ") + std::to_string(limit));
     return false;
   }
 };
@@ -799,8 +797,8 @@ struct count_kw final : keyword {
                                : (is_max ? "maxItems" : "minItems");
     report(st, {kw},
            std::string(on_object ? "object has " : "array has ") + std::to_string(n) +
-               (on_object ? " properties, " : " items, ") + (is_max ? "more than " : "fewer than ") +
-               kw + " " + std::to_string(limit));
+               (on_object ? " properties, " : " items, ") +
+               (is_max ? "more than " : "fewer than ") + kw + " " + std::to_string(limit));
     return false;
   }
 };
@@ -860,9 +858,9 @@ struct dependent_required_kw final : keyword {
       if (!o.contains(key)) continue;
       for (const auto& r : req) {
         if (!o.contains(r)) {
-          report(st, {name, key},
-                 "missing property " + quoted(r) + ", required when " + quoted(key) +
-                     " is present");
+          report(
+              st, {name, key},
+              "missing property " + quoted(r) + ", required when " + quoted(key) + " is present");
           ok = false;
           if (!st.errors) return false;
         }
@@ -1291,8 +1289,7 @@ class compiler {
             {"https://json-schema.org/draft/2020-12/vocab/unevaluated", v_unevaluated},
             {"https://json-schema.org/draft/2020-12/vocab/validation", v_validation},
             {"https://json-schema.org/draft/2020-12/vocab/meta-data", v_meta},
-            {"https://json-schema.org/draft/2020-12/vocab/format-annotation",
-             v_format_annotation},
+            {"https://json-schema.org/draft/2020-12/vocab/format-annotation", v_format_annotation},
             {"https://json-schema.org/draft/2020-12/vocab/format-assertion", v_format_assertion},
             {"https://json-schema.org/draft/2020-12/vocab/content", v_content},
         };
@@ -1341,8 +1338,8 @@ class compiler {
         }
       }
     };
-    for (auto k : {"additionalProperties", "propertyNames", "contains", "not", "if", "then",
-                   "else"}) {
+    for (auto k :
+         {"additionalProperties", "propertyNames", "contains", "not", "if", "then", "else"}) {
       one(k);
     }
     for (auto k : {"allOf", "anyOf", "oneOf"}) arr(k);
@@ -1555,8 +1552,8 @@ class compiler {
           if (!s.is_string()) fail(where, "type must be a string or an array of strings");
           std::string_view name = s.get_string();
           static const std::pair<std::string_view, unsigned> names[] = {
-              {"null", t_null},     {"boolean", t_boolean}, {"object", t_object},
-              {"array", t_array},   {"number", t_number},   {"string", t_string},
+              {"null", t_null},      {"boolean", t_boolean}, {"object", t_object},
+              {"array", t_array},    {"number", t_number},   {"string", t_string},
               {"integer", t_integer}};
           auto f = std::find_if(std::begin(names), std::end(names),
                                 [&](const auto& p) { return p.first == name; });
@@ -1585,9 +1582,10 @@ class compiler {
         n->keywords.push_back(std::move(kw));
       }
       using nb = number_bound_kw;
-      for (auto [name, which] : {std::pair{"minimum", nb::minimum}, std::pair{"maximum", nb::maximum},
-                                 std::pair{"exclusiveMinimum", nb::exclusive_minimum},
-                                 std::pair{"exclusiveMaximum", nb::exclusive_maximum}}) {
+      for (auto [name, which] :
+           {std::pair{"minimum", nb::minimum}, std::pair{"maximum", nb::maximum},
+            std::pair{"exclusiveMinimum", nb::exclusive_minimum},
+            std::pair{"exclusiveMaximum", nb::exclusive_maximum}}) {
         if (const value* b = get(name)) {
           if (!b->is_number()) fail(where, std::string(name) + " must be a number");
           auto kw = std::make_unique<nb>();
@@ -1780,24 +1778,30 @@ class compiler {
         n->keywords.push_back(std::move(kw));
       }
       if (const value* ao = get("allOf")) {
-        if (!ao->is_array() || ao->get_array().empty()) fail(where, "allOf must be a non-empty array");
+        if (!ao->is_array() || ao->get_array().empty())
+          fail(where, "allOf must be a non-empty array");
         auto kw = std::make_unique<all_of_kw>();
         std::size_t i = 0;
-        for (const auto& e : ao->get_array()) kw->schemas.push_back(sub(e, "allOf", std::to_string(i++)));
+        for (const auto& e : ao->get_array())
+          kw->schemas.push_back(sub(e, "allOf", std::to_string(i++)));
         n->keywords.push_back(std::move(kw));
       }
       if (const value* ao = get("anyOf")) {
-        if (!ao->is_array() || ao->get_array().empty()) fail(where, "anyOf must be a non-empty array");
+        if (!ao->is_array() || ao->get_array().empty())
+          fail(where, "anyOf must be a non-empty array");
         auto kw = std::make_unique<any_of_kw>();
         std::size_t i = 0;
-        for (const auto& e : ao->get_array()) kw->schemas.push_back(sub(e, "anyOf", std::to_string(i++)));
+        for (const auto& e : ao->get_array())
+          kw->schemas.push_back(sub(e, "anyOf", std::to_string(i++)));
         n->keywords.push_back(std::move(kw));
       }
       if (const value* ao = get("oneOf")) {
-        if (!ao->is_array() || ao->get_array().empty()) fail(where, "oneOf must be a non-empty array");
+        if (!ao->is_array() || ao->get_array().empty())
+          fail(where, "oneOf must be a non-empty array");
         auto kw = std::make_unique<one_of_kw>();
         std::size_t i = 0;
-        for (const auto& e : ao->get_array()) kw->schemas.push_back(sub(e, "oneOf", std::to_string(i++)));
+        for (const auto& e : ao->get_array())
+          kw->schemas.push_back(sub(e, "oneOf", std::to_string(i++)));
         n->keywords.push_back(std::move(kw));
       }
       if (const value* nt = get("not")) {
@@ -1863,7 +1867,9 @@ plexus::expected<validator, std::string> validator::compile(const boost::json::v
 
 namespace {
 
-std::size_t eval_depth_limit(const limits& l) { return std::max<std::size_t>(l.max_depth * 16, 64); }
+std::size_t eval_depth_limit(const limits& l) {
+  return std::max<std::size_t>(l.max_depth * 16, 64);
+}
 
 std::string depth_message(const limits& l) {
   return "instance nesting depth exceeds the limit of " + std::to_string(l.max_depth);
@@ -1898,6 +1904,8 @@ std::vector<validation_error> validator::validate(const boost::json::value& inst
   return errors;
 }
 
-dialect validator::schema_dialect() const { return impl_->root_dialect; }
+dialect validator::schema_dialect() const {
+  return impl_->root_dialect;
+}
 
 }  // namespace plexus::schema

@@ -17,19 +17,50 @@ using protocol::era;
 
 namespace {
 
-using respond_fn = std::function<void(std::string)>;
+// A final answer: its text and, for errors, the JSON-RPC code (HTTP maps it to a status).
+struct outgoing {
+  std::string text;
+  int error_code = 0;
+};
 
-std::string error_text(const jsonrpc::request_id& id, int code, std::string message,
-                       std::optional<json::value> data = std::nullopt) {
-  return jsonrpc::encode(jsonrpc::make_error(id, code, std::move(message), std::move(data)));
+outgoing error_text(const jsonrpc::request_id& id, int code, std::string message,
+                    std::optional<json::value> data = std::nullopt) {
+  return {jsonrpc::encode(jsonrpc::make_error(id, code, std::move(message), std::move(data))),
+          code};
 }
 
-// Gathers the answers of a 2025-03-26 batch into one JSON array.
-class batch_collector {
+// How the engine answers one inbound message.
+class respond_fn {
  public:
-  batch_collector(std::size_t expected, std::function<void(std::string)> out)
+  explicit respond_fn(std::shared_ptr<exchange> ex) : ex_(std::move(ex)) {}
+  void operator()(outgoing o) const { ex_->finish(std::move(o.text), o.error_code); }
+  void operator()(std::string text) const { ex_->finish(std::move(text), 0); }
+  void send(std::string text) const { ex_->send(std::move(text)); }
+  const std::shared_ptr<exchange>& target() const { return ex_; }
+
+ private:
+  std::shared_ptr<exchange> ex_;
+};
+
+// Stream transports: everything goes down the connection's outbound.
+class outbound_exchange : public exchange {
+ public:
+  explicit outbound_exchange(std::shared_ptr<outbound> out) : out_(std::move(out)) {}
+  void send(std::string text) override { out_->send(std::move(text)); }
+  void finish(std::string text, int) override { out_->send(std::move(text)); }
+
+ private:
+  std::shared_ptr<outbound> out_;
+};
+
+// Gathers the answers of a 2025-03-26 batch into one JSON array.
+class batch_collector : public exchange {
+ public:
+  batch_collector(std::size_t expected, std::shared_ptr<exchange> out)
       : expected_(expected), out_(std::move(out)) {}
-  void add(std::string text) {
+  void send(std::string text) override { out_->send(std::move(text)); }
+  void disconnect() override { out_->disconnect(); }
+  void finish(std::string text, int) override {
     std::string done;
     {
       std::lock_guard lk(mu_);
@@ -42,14 +73,14 @@ class batch_collector {
       }
       done += ']';
     }
-    out_(std::move(done));
+    out_->finish(std::move(done), 0);
   }
 
  private:
   std::mutex mu_;
   std::size_t expected_;
   std::vector<std::string> parts_;
-  std::function<void(std::string)> out_;
+  std::shared_ptr<exchange> out_;
 };
 
 std::string encode_cursor(std::size_t offset) {
@@ -88,10 +119,14 @@ struct pending_client_request {
 
 struct connection::impl : std::enable_shared_from_this<connection::impl> {
   impl(server::impl& s, std::shared_ptr<outbound> o, connection_options opt)
-      : srv(s), out(std::move(o)), opts(opt) {}
+      : srv(s),
+        out(std::move(o)),
+        default_exchange(std::make_shared<outbound_exchange>(out)),
+        opts(opt) {}
 
   server::impl& srv;
   std::shared_ptr<outbound> out;
+  std::shared_ptr<exchange> default_exchange;
   connection_options opts;
 
   std::mutex mu;
@@ -116,38 +151,47 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
   // ---- entry points --------------------------------------------------------
 
-  void receive(std::string_view text) {
+  void receive(std::string_view text, std::shared_ptr<exchange> ex) {
     bool batch_ok;
     {
       std::lock_guard lk(mu);
       batch_ok = initialized && protocol::allows_batch(version);
     }
-    auto d = jsonrpc::decode(text, {.max_depth = 64, .allow_batch = batch_ok});
+    receive(jsonrpc::decode(text, {.max_depth = 64, .allow_batch = batch_ok}), std::move(ex));
+  }
+
+  void receive(jsonrpc::decoded d, std::shared_ptr<exchange> ex) {
+    if (!ex) ex = default_exchange;
     if (!d.batch) {
-      for (auto& e : d.errors) send(jsonrpc::encode(e));
-      for (auto& m : d.messages)
-        dispatch(std::move(m), [this](std::string t) { send(std::move(t)); });
+      respond_fn respond(ex);
+      for (auto& e : d.errors) respond(outgoing{jsonrpc::encode(e), e.err.code});
+      bool answered = !d.errors.empty();
+      for (auto& m : d.messages) {
+        answered |= std::holds_alternative<jsonrpc::request>(m);
+        dispatch(std::move(m), respond);
+      }
+      if (!answered) ex->no_reply();
       return;
     }
     std::size_t answers = d.errors.size();
     for (auto& m : d.messages)
       if (std::holds_alternative<jsonrpc::request>(m)) ++answers;
     if (answers == 0) {
-      for (auto& m : d.messages) dispatch(std::move(m), [](std::string) {});
+      respond_fn respond(ex);
+      for (auto& m : d.messages) dispatch(std::move(m), respond);
+      ex->no_reply();
       return;
     }
-    auto self = shared_from_this();
-    auto collector = std::make_shared<batch_collector>(
-        answers, [self](std::string t) { self->send(std::move(t)); });
-    for (auto& e : d.errors) collector->add(jsonrpc::encode(e));
+    respond_fn collector(std::make_shared<batch_collector>(answers, ex));
+    for (auto& e : d.errors) collector(outgoing{jsonrpc::encode(e), e.err.code});
     for (auto& m : d.messages) {
       if (std::holds_alternative<jsonrpc::request>(m) &&
           std::get<jsonrpc::request>(m).method == "initialize") {
-        collector->add(error_text(std::get<jsonrpc::request>(m).id, codes::invalid_request,
-                                  "Invalid Request: initialize must not be part of a batch"));
+        collector(error_text(std::get<jsonrpc::request>(m).id, codes::invalid_request,
+                             "Invalid Request: initialize must not be part of a batch"));
         continue;
       }
-      dispatch(std::move(m), [collector](std::string t) { collector->add(std::move(t)); });
+      dispatch(std::move(m), collector);
     }
   }
 
@@ -582,7 +626,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       in_flight[key] = env;
     }
     auto self = shared_from_this();
-    env->send = [self](std::string t) { self->send(std::move(t)); };
+    env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
+    env->close_stream = [target = respond.target()] { target->disconnect(); };
     env->call_client = [self, raw = env.get()](const input_request& r) {
       return self->call_client(*raw, r);
     };
@@ -930,8 +975,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       listens[key] = 0;
     }
     // The acknowledgement goes first, before any change can be published to this stream.
-    respond(tagged("notifications/subscriptions/acknowledged",
-                   json::object{{"notifications", honoured}}));
+    respond.send(tagged("notifications/subscriptions/acknowledged",
+                        json::object{{"notifications", honoured}}));
     std::weak_ptr<impl> weak = shared_from_this();
     auto token = srv.bus.subscribe(
         [weak, key, tools, prompts, resources, uris, tagged, respond](const change& c) {
@@ -943,19 +988,19 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
           }
           switch (c.kind) {
             case change::tools:
-              if (tools) respond(tagged("notifications/tools/list_changed", {}));
+              if (tools) respond.send(tagged("notifications/tools/list_changed", {}));
               break;
             case change::prompts:
-              if (prompts) respond(tagged("notifications/prompts/list_changed", {}));
+              if (prompts) respond.send(tagged("notifications/prompts/list_changed", {}));
               break;
             case change::resources:
-              if (resources) respond(tagged("notifications/resources/list_changed", {}));
+              if (resources) respond.send(tagged("notifications/resources/list_changed", {}));
               break;
             case change::resource_updated:
               for (const auto& u : uris)
                 if (c.uri == u || (c.uri.size() > u.size() && c.uri.compare(0, u.size(), u) == 0 &&
                                    (u.back() == '/' || c.uri[u.size()] == '/'))) {
-                  respond(tagged("notifications/resources/updated", {{"uri", c.uri}}));
+                  respond.send(tagged("notifications/resources/updated", {{"uri", c.uri}}));
                   break;
                 }
               break;
@@ -1008,11 +1053,32 @@ connection::~connection() {
 }
 
 void connection::receive(std::string_view text) {
+  receive(text, nullptr);
+}
+
+void connection::receive(std::string_view text, std::shared_ptr<exchange> ex) {
   if (text.size() > impl_->opts.max_message_bytes) {
-    receive_oversized();
+    auto e = jsonrpc::make_error(std::nullopt, codes::invalid_request,
+                                 "Invalid Request: message exceeds the maximum size of " +
+                                     std::to_string(impl_->opts.max_message_bytes) + " bytes");
+    (ex ? ex : impl_->default_exchange)->finish(jsonrpc::encode(e), codes::invalid_request);
     return;
   }
-  impl_->receive(text);
+  impl_->receive(text, std::move(ex));
+}
+
+void connection::receive(jsonrpc::decoded decoded, std::shared_ptr<exchange> ex) {
+  impl_->receive(std::move(decoded), std::move(ex));
+}
+
+bool connection::initialized() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->initialized;
+}
+
+std::string connection::protocol_version() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->version;
 }
 
 void connection::receive_oversized() {

@@ -4,6 +4,8 @@
 
 #include <openssl/rand.h>
 
+#include <cmath>
+
 namespace plexus::server {
 
 namespace input {
@@ -68,6 +70,13 @@ bool plausible_answer(const input_request& r, const json::value& v) {
   return true;
 }
 
+// Whole numbers go on the wire as integers ("50", not "5E1").
+json::value number(double v) {
+  if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9e15)
+    return static_cast<std::int64_t>(v);
+  return v;
+}
+
 std::string random_id() {
   unsigned char b[12];
   RAND_bytes(b, sizeof b);
@@ -110,6 +119,10 @@ void context::set_state(json::value v) {
   env_.state = std::move(v);
 }
 
+void context::close_stream() {
+  if (env_.close_stream) env_.close_stream();
+}
+
 bool context::client_supports(std::string_view capability) const {
   const auto& caps = env_.client_capabilities;
   auto dot = capability.find('.');
@@ -129,8 +142,8 @@ void context::progress(double progress, std::optional<double> total, std::string
   if (!env_.progress_token || env_.cancelled) return;
   if (progress <= env_.last_progress) return;  // progress must increase
   env_.last_progress = progress;
-  json::object params{{"progressToken", *env_.progress_token}, {"progress", progress}};
-  if (total) params["total"] = *total;
+  json::object params{{"progressToken", *env_.progress_token}, {"progress", number(progress)}};
+  if (total) params["total"] = number(*total);
   if (!message.empty()) params["message"] = message;
   env_.send(jsonrpc::encode(jsonrpc::notification{"notifications/progress", std::move(params)}));
 }

@@ -132,6 +132,7 @@ struct request_env {
   std::atomic<bool> cancelled{false};
   // Sends a notification or request tied to this request.
   std::function<void(std::string)> send;
+  std::function<void()> close_stream;
   // Legacy: sends a server-to-client request and waits for its answer.
   std::function<plexus::expected<json::value, jsonrpc::error>(const input_request&)> call_client;
   // Modern MRTR: answers gathered so far (sealed state + inputResponses).

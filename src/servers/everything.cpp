@@ -4,6 +4,7 @@
 
 #include <boost/describe.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -75,10 +76,11 @@ protocol::tool plain_tool(std::string name, std::string description,
   return t;
 }
 
+// Shortest text that reads back as the same double ("3.75", "0.1", "5").
 std::string number_text(double v) {
-  if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 1e15)
-    return std::to_string(static_cast<long long>(v));
-  return json::dump(json::value(v));
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 
 json::object name_schema(std::string_view property, std::string_view type = "string") {
@@ -216,7 +218,10 @@ void register_tools(server::server& srv) {
                           "Tests SSE stream disconnection and client reconnection (SEP-1699). "
                           "Server will close the stream mid-call and send the result after "
                           "client reconnects."),
-               [](context&, const json::object&) {
+               [](context& ctx, const json::object&) {
+                 // Over legacy Streamable HTTP this closes the SSE stream mid-call; the
+                 // client resumes with Last-Event-ID and receives the result.
+                 ctx.close_stream();
                  std::this_thread::sleep_for(std::chrono::milliseconds(100));
                  return tool_result::text(
                      "Reconnection test completed successfully. The result was delivered.");

@@ -1,6 +1,7 @@
 #include "plexus/transport/stdio.hpp"
 
 #include "plexus/server/connection.hpp"
+#include "transport/fd_writer.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -16,37 +17,28 @@ const void* line_splitter::memchr_(const void* p, int c, std::size_t n) {
   return std::memchr(p, c, n);
 }
 
-namespace {
-
-// Writes whole lines to a file descriptor; one lock per line keeps lines intact.
-class fd_writer : public server::outbound {
- public:
-  explicit fd_writer(int fd) : fd_(fd) {}
-  void send(std::string text) override {
-    text += '\n';
-    std::lock_guard lk(mu_);
-    if (broken_) return;
-    const char* p = text.data();
-    std::size_t left = text.size();
-    while (left > 0) {
-      ssize_t n = ::write(fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        broken_ = true;  // the peer closed its end: nothing more can be said
-        return;
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
+void fd_writer::send(std::string text) {
+  text += '\n';
+  std::lock_guard lk(mu_);
+  if (broken_) return;
+  const char* p = text.data();
+  std::size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      broken_ = true;  // the peer closed its end: nothing more can be said
+      return;
     }
+    p += n;
+    left -= static_cast<std::size_t>(n);
   }
+}
 
- private:
-  int fd_;
-  std::mutex mu_;
-  bool broken_ = false;
-};
-
-}  // namespace
+bool fd_writer::broken() const {
+  std::lock_guard lk(mu_);
+  return broken_;
+}
 
 int serve_stdio(server::server& srv, const stdio_options& options) {
   std::signal(SIGPIPE, SIG_IGN);

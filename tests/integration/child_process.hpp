@@ -36,8 +36,7 @@ class child_process {
 
   explicit child_process(std::vector<std::string> argv) {
     int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 ||
-        ::pipe2(err, O_CLOEXEC) != 0)
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
       throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -118,7 +117,8 @@ class child_process {
   }
 
   // The next complete stdout line (without "\n"), or nullopt on timeout / EOF.
-  std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<std::string> read_line(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto deadline = clock::now() + timeout;
     for (;;) {
       if (!lines_.empty()) {
@@ -133,7 +133,8 @@ class child_process {
 
   // Reads stdout until EOF (or the deadline); returns the remaining complete lines.
   // A partial last line (no newline) is returned too, so that it can be checked.
-  std::vector<std::string> read_all_lines(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::vector<std::string> read_all_lines(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto deadline = clock::now() + timeout;
     while (!out_eof_ && clock::now() < deadline) pump(deadline, false);
     std::vector<std::string> all(lines_.begin(), lines_.end());

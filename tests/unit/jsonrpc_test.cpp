@@ -80,12 +80,15 @@ TEST(JsonRpc, BatchesOnlyWhenAllowed) {
   std::string batch =
       R"([{"jsonrpc":"2.0","id":1,"method":"a"},{"bad":1},{"jsonrpc":"2.0","method":"n"}])";
   auto d = decode(batch, false);
-  EXPECT_TRUE(d.batch);
+  EXPECT_FALSE(d.batch);  // one invalid request: answered with one error object
   EXPECT_EQ(only_error_code(d), rpc::codes::invalid_request);
   d = decode(batch, true);
+  EXPECT_TRUE(d.batch);
   EXPECT_EQ(d.messages.size(), 2u);
   EXPECT_EQ(d.errors.size(), 1u);
-  EXPECT_EQ(only_error_code(decode("[]", true)), rpc::codes::invalid_request);
+  d = decode("[]", true);
+  EXPECT_FALSE(d.batch);
+  EXPECT_EQ(only_error_code(d), rpc::codes::invalid_request);
 }
 
 TEST(JsonRpc, EncodesWithoutEmbeddedNewlines) {

@@ -134,8 +134,8 @@ void print(const std::string& label, const suite_counts& c, std::size_t max_fail
 // Official suite
 
 TEST(SchemaSuite, Draft2020_12RequiredAllPass) {
-  auto c = run_dir(fs::path(kSuite) / "tests" / "draft2020-12", dialect::draft2020_12, false,
-                   false);
+  auto c =
+      run_dir(fs::path(kSuite) / "tests" / "draft2020-12", dialect::draft2020_12, false, false);
   print("draft2020-12 required", c, 50);
   EXPECT_GT(c.passed, 1000);
   EXPECT_EQ(c.failed, 0);
@@ -168,8 +168,8 @@ TEST(SchemaSuite, OptionalCounts) {
       for (const auto& f : files) run_file(f, r.d, false, remotes, other);
     }
     auto formats = run_dir(base / "format", r.d, true, true);
-    print(std::string(r.label) + " optional (non-format)", other, 100);
-    print(std::string(r.label) + " optional/format (assert_format=true)", formats, 300);
+    print(std::string(r.label) + " optional (non-format)", other, 20);
+    print(std::string(r.label) + " optional/format (assert_format=true)", formats, 0);
   }
 }
 
@@ -323,7 +323,8 @@ TEST(SchemaValidator, InvalidSchemasAreCompileErrors) {
 }
 
 TEST(SchemaValidator, SharedAcrossThreads) {
-  auto v = compile_ok(R"({"type": "array", "items": {"type": "integer"}, "unevaluatedItems": false})");
+  auto v =
+      compile_ok(R"({"type": "array", "items": {"type": "integer"}, "unevaluatedItems": false})");
   auto good = parse("[1,2,3]");
   auto bad = parse("[1,\"x\"]");
   std::vector<std::thread> threads;

@@ -9,6 +9,7 @@
 // many handlers, so implementations must serialize writes.
 #pragma once
 
+#include "plexus/jsonrpc/message.hpp"
 #include "plexus/server/server.hpp"
 
 #include <chrono>
@@ -25,6 +26,24 @@ class outbound {
   virtual void send(std::string text) = 0;
 };
 
+// The answer to one inbound message: messages related to it (progress, logs,
+// server-to-client requests, subscription frames), then its final response.
+// Stream transports send everything down the one connection; HTTP gives each
+// POST its own exchange (a JSON body or an SSE stream).
+class exchange {
+ public:
+  virtual ~exchange() = default;
+  // A notification or request tied to the inbound request.
+  virtual void send(std::string text) = 0;
+  // The final response; `error_code` is its JSON-RPC error code, 0 for a result.
+  virtual void finish(std::string text, int error_code) = 0;
+  // The inbound message needed no answer (a notification or a response).
+  virtual void no_reply() {}
+  // The handler asks to close the response stream now, without ending the
+  // request (SEP-1699 polling); the rest is delivered when the client resumes.
+  virtual void disconnect() {}
+};
+
 struct connection_options {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
 };
@@ -39,6 +58,13 @@ class connection {
   // One inbound message (a line or a frame, without its terminator). Blocks
   // while the connection is at its in-flight limit (backpressure on the reader).
   void receive(std::string_view text);
+  // The same, answering through `ex` instead of the connection's outbound.
+  void receive(std::string_view text, std::shared_ptr<exchange> ex);
+  // An already decoded message (transports that inspect the body first).
+  void receive(jsonrpc::decoded decoded, std::shared_ptr<exchange> ex);
+  // Whether this connection has a legacy session (initialize succeeded), and its version.
+  bool initialized() const;
+  std::string protocol_version() const;
   // The inbound message was larger than max_message_bytes: answers with an error.
   void receive_oversized();
   // The peer is gone or the server stops: cancels in-flight requests, fails

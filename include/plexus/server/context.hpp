@@ -124,6 +124,11 @@ class context {
   json::value sample(std::string key, json::object create_message_params);
   std::vector<protocol::root> roots(std::string key = "roots");
 
+  // Asks the transport to close this request's response stream now without
+  // ending the request (SSE polling, SEP-1699): the client reconnects and gets
+  // the rest. A no-op on transports without response streams.
+  void close_stream();
+
   // Modern era: true when this run resumes an InputRequiredResult with a valid requestState.
   bool resumed() const;
   // Application state carried (sealed) across MRTR rounds.

@@ -1,0 +1,1171 @@
+#include "plexus/transport/http_server.hpp"
+
+#include "plexus/jsonrpc/message.hpp"
+#include "plexus/protocol/versions.hpp"
+#include "plexus/server/connection.hpp"
+#include "server/server_impl.hpp"
+#include "transport/mcp_http.hpp"
+#include "transport/response_stream.hpp"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/url/parse.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <csignal>
+#include <filesystem>
+#include <ranges>
+#include <thread>
+#include <unordered_map>
+
+namespace plexus::transport {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using unix_socket = net::local::stream_protocol;
+using net::awaitable;
+using net::use_awaitable;
+using namespace std::chrono_literals;
+using request_t = http::request<http::string_body>;
+using headers_t = std::vector<std::pair<std::string, std::string>>;
+
+namespace {
+
+constexpr auto as_tuple = net::as_tuple(use_awaitable);
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> b(bytes);
+  RAND_bytes(b.data(), static_cast<int>(b.size()));
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s;
+  for (auto c : b) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+std::string error_body(int code, std::string_view message) {
+  return jsonrpc::encode(jsonrpc::make_error(std::nullopt, code, std::string(message)));
+}
+
+bool is_loopback_name(std::string_view host) {
+  return host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1" ||
+         host.ends_with(".localhost");
+}
+
+// "host:port" / "[v6]:port" / "host" -> host.
+std::string_view host_part(std::string_view authority) {
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    return close == std::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  auto colon = authority.rfind(':');
+  return colon == std::string_view::npos ? authority : authority.substr(0, colon);
+}
+
+bool header_lists(std::string_view value, std::string_view token) {
+  std::string lower(value);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower.find(token) != std::string::npos;
+}
+
+// A one-shot-at-a-time wake-up for the coroutine that drains a response_stream:
+// producers on any thread call notify(); the coroutine waits on its strand.
+class wakeup : public std::enable_shared_from_this<wakeup> {
+ public:
+  explicit wakeup(net::any_io_executor ex) : timer_(ex) {}
+  std::function<void()> notifier() {
+    std::weak_ptr<wakeup> weak = shared_from_this();
+    return [weak] {
+      if (auto self = weak.lock()) self->notify();
+    };
+  }
+  void notify() {
+    pending_.store(true);
+    net::post(timer_.get_executor(), [self = shared_from_this()] { self->timer_.cancel(); });
+  }
+  // Waits until notified or `timeout` passes. True if notified.
+  awaitable<bool> wait(std::chrono::milliseconds timeout) {
+    if (pending_.exchange(false)) co_return true;
+    timer_.expires_after(timeout);
+    auto [ec] = co_await timer_.async_wait(as_tuple);
+    pending_.store(false);
+    // Cancelled means woken (perhaps by a notification already consumed): look again.
+    co_return ec == net::error::operation_aborted;
+  }
+
+ private:
+  net::steady_timer timer_;
+  std::atomic<bool> pending_{false};
+};
+
+// A session of legacy Streamable HTTP (2025-03-26 … 2025-11-25) or HTTP+SSE (2024-11-05).
+struct legacy_session {
+  std::string id;
+  std::shared_ptr<server::connection> conn;
+  std::shared_ptr<response_stream> standalone;  // the GET stream (or the HTTP+SSE stream)
+  std::mutex mu;
+  std::map<std::string, std::shared_ptr<response_stream>> streams;  // by stream id, for resumption
+  std::uint64_t next_stream = 1;
+  std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
+  std::atomic<int> busy{0};  // open HTTP exchanges
+  bool sse_transport = false;
+
+  void touch() {
+    std::lock_guard lk(mu);
+    last_used = std::chrono::steady_clock::now();
+  }
+};
+
+// Sends nothing: modern per-request connections answer only through their exchange.
+struct null_outbound : server::outbound {
+  void send(std::string) override {}
+};
+
+}  // namespace
+
+struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
+  impl(server::server& s, http_server_options o)
+      : srv(s),
+        opts(std::move(o)),
+        ioc(static_cast<int>(opts.threads ? opts.threads
+                                          : std::max(1u, std::thread::hardware_concurrency()))),
+        acceptor(ioc),
+        unix_acceptor(ioc),
+        reaper(ioc) {}
+
+  server::server& srv;
+  http_server_options opts;
+  net::io_context ioc;
+  std::vector<std::thread> threads;
+  std::optional<ssl::context> tls;
+  tcp::acceptor acceptor;
+  unix_socket::acceptor unix_acceptor;
+  net::steady_timer reaper;
+  std::uint16_t bound_port = 0;
+  bool bound_loopback = true;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};
+  std::atomic<std::int64_t> in_flight{0};
+  std::mutex stopped_mu;
+  std::condition_variable stopped_cv;
+  bool stopped = false;
+
+  std::mutex sessions_mu;
+  std::unordered_map<std::string, std::shared_ptr<legacy_session>> sessions;
+
+  // ---- lifecycle ------------------------------------------------------------
+
+  void start() {
+    if (!opts.tls_cert_file.empty()) {
+      tls.emplace(ssl::context::tls_server);
+      tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+      tls->use_certificate_chain_file(opts.tls_cert_file);
+      tls->use_private_key_file(opts.tls_key_file, ssl::context::pem);
+      if (!opts.tls_client_ca_file.empty()) {
+        tls->load_verify_file(opts.tls_client_ca_file);
+        tls->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+      }
+    }
+    auto address = net::ip::make_address(opts.host == "localhost" ? "127.0.0.1" : opts.host);
+    bound_loopback = address.is_loopback();
+    tcp::endpoint ep(address, opts.port);
+    acceptor.open(ep.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(ep);
+    acceptor.listen(net::socket_base::max_listen_connections);
+    bound_port = acceptor.local_endpoint().port();
+    net::co_spawn(ioc, accept_tcp(shared_from_this()), net::detached);
+    if (!opts.unix_path.empty()) {
+      std::filesystem::remove(opts.unix_path);
+      unix_acceptor.open(unix_socket());
+      unix_acceptor.bind(unix_socket::endpoint(opts.unix_path));
+      unix_acceptor.listen();
+      net::co_spawn(ioc, accept_unix(shared_from_this()), net::detached);
+    }
+    schedule_reaper();
+    std::size_t n = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+    for (std::size_t i = 0; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
+  }
+
+  void stop(std::chrono::milliseconds grace) {
+    if (stopping.exchange(true)) {
+      wait();
+      return;
+    }
+    net::post(ioc, [self = shared_from_this()] {
+      beast::error_code ec;
+      self->acceptor.close(ec);
+      self->unix_acceptor.close(ec);
+      self->reaper.cancel();
+    });
+    // Requests in flight may finish within the grace period.
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(10ms);
+    std::vector<std::shared_ptr<legacy_session>> all;
+    {
+      std::lock_guard lk(sessions_mu);
+      for (auto& [id, s] : sessions) all.push_back(s);
+      sessions.clear();
+    }
+    for (auto& s : all) {
+      s->conn->close();
+      if (s->standalone) s->standalone->finish("", 0);
+    }
+    std::this_thread::sleep_for(50ms);
+    ioc.stop();
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+    {
+      std::lock_guard lk(stopped_mu);
+      stopped = true;
+    }
+    stopped_cv.notify_all();
+  }
+
+  void wait() {
+    std::unique_lock lk(stopped_mu);
+    stopped_cv.wait(lk, [&] { return stopped; });
+  }
+
+  // Drops sessions nobody used for session_idle_timeout.
+  void schedule_reaper() {
+    auto period = std::min<std::chrono::milliseconds>(opts.session_idle_timeout / 2, 10s);
+    if (period < 50ms) period = 50ms;
+    reaper.expires_after(period);
+    reaper.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->stopping) return;
+      self->reap();
+      self->schedule_reaper();
+    });
+  }
+
+  void reap() {
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<legacy_session>> dead;
+    {
+      std::lock_guard lk(sessions_mu);
+      for (auto it = sessions.begin(); it != sessions.end();) {
+        auto& s = it->second;
+        bool idle;
+        {
+          std::lock_guard sl(s->mu);
+          idle = s->busy == 0 && now - s->last_used > opts.session_idle_timeout &&
+                 !(s->standalone && s->standalone->attached());
+        }
+        if (idle) {
+          dead.push_back(s);
+          it = sessions.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& s : dead) s->conn->close();
+  }
+
+  std::shared_ptr<legacy_session> create_session(bool sse_transport) {
+    auto s = std::make_shared<legacy_session>();
+    s->id = random_hex(16);
+    s->sse_transport = sse_transport;
+    s->standalone = std::make_shared<response_stream>("0", !sse_transport, opts.max_stream_events);
+    s->conn = std::make_shared<server::connection>(srv, s->standalone,
+                                                   server::connection_options{opts.max_body_bytes});
+    std::shared_ptr<legacy_session> evicted;
+    {
+      std::lock_guard lk(sessions_mu);
+      if (sessions.size() >= opts.max_sessions) {
+        // Evict the least recently used idle session; refuse when all are busy.
+        auto victim = sessions.end();
+        for (auto it = sessions.begin(); it != sessions.end(); ++it) {
+          std::lock_guard sl(it->second->mu);
+          if (it->second->busy == 0 &&
+              (victim == sessions.end() || it->second->last_used < victim->second->last_used))
+            victim = it;
+        }
+        if (victim == sessions.end()) return nullptr;
+        evicted = victim->second;
+        sessions.erase(victim);
+      }
+      sessions[s->id] = s;
+    }
+    if (evicted) evicted->conn->close();
+    return s;
+  }
+
+  std::shared_ptr<legacy_session> find_session(std::string_view id) {
+    std::lock_guard lk(sessions_mu);
+    auto it = sessions.find(std::string(id));
+    return it == sessions.end() ? nullptr : it->second;
+  }
+
+  void remove_session(const std::string& id) {
+    std::shared_ptr<legacy_session> s;
+    {
+      std::lock_guard lk(sessions_mu);
+      auto it = sessions.find(id);
+      if (it == sessions.end()) return;
+      s = it->second;
+      sessions.erase(it);
+    }
+    s->conn->close();
+    s->standalone->finish("", 0);
+  }
+
+  // ---- accepting -------------------------------------------------------------
+
+  static awaitable<void> accept_tcp(std::shared_ptr<impl> self) {
+    for (;;) {
+      auto [ec, socket] =
+          co_await self->acceptor.async_accept(net::make_strand(self->ioc), as_tuple);
+      if (ec) {
+        if (self->stopping || ec == net::error::operation_aborted) co_return;
+        continue;
+      }
+      if (self->connections.load() >= self->opts.max_connections) {
+        beast::error_code ignored;
+        socket.close(ignored);  // over the limit: refuse rather than degrade everyone
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true));
+      auto ex = socket.get_executor();
+      if (self->tls) {
+        net::co_spawn(ex, self->serve_tls(self, beast::tcp_stream(std::move(socket))),
+                      net::detached);
+      } else {
+        net::co_spawn(ex, self->serve(self, beast::tcp_stream(std::move(socket)), false),
+                      net::detached);
+      }
+    }
+  }
+
+  static awaitable<void> accept_unix(std::shared_ptr<impl> self) {
+    for (;;) {
+      auto [ec, socket] =
+          co_await self->unix_acceptor.async_accept(net::make_strand(self->ioc), as_tuple);
+      if (ec) {
+        if (self->stopping || ec == net::error::operation_aborted) co_return;
+        continue;
+      }
+      auto ex = socket.get_executor();
+      net::co_spawn(ex,
+                    self->serve(self, beast::basic_stream<unix_socket>(std::move(socket)), true),
+                    net::detached);
+    }
+  }
+
+  awaitable<void> serve_tls(std::shared_ptr<impl> self, beast::tcp_stream tcp_stream) {
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), *tls);
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, as_tuple);
+    if (ec) co_return;  // bad client certificate, plain HTTP on the TLS port, ...
+    co_await serve(self, std::move(stream), false);
+  }
+
+  // ---- one connection ----------------------------------------------------------
+
+  template <class Stream>
+  awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, bool unix_peer) {
+    ++connections;
+    struct guard {
+      impl* s;
+      ~guard() { --s->connections; }
+    } g{this};
+    beast::flat_buffer buffer;
+    for (;;) {
+      if (stopping) break;
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
+      parser.body_limit(opts.max_body_bytes);
+      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple);
+      if (ec) {
+        if (ec == http::error::body_limit)
+          co_await write_plain(stream, 11, http::status::payload_too_large,
+                               error_body(-32600, "Request body too large"), false);
+        else if (ec == http::error::header_limit)
+          co_await write_plain(stream, 11, http::status::request_header_fields_too_large,
+                               error_body(-32600, "Request headers too large"), false);
+        else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+                 ec != net::error::eof && ec != net::error::connection_reset &&
+                 ec != net::error::operation_aborted && n > 0)
+          co_await write_plain(stream, 11, http::status::bad_request,
+                               error_body(-32600, "Malformed HTTP request"), false);
+        break;
+      }
+      beast::get_lowest_layer(stream).expires_never();
+      request_t req = parser.release();
+      if (enable_ws(req)) {
+        co_await serve_websocket(self, std::move(stream), std::move(req), unix_peer);
+        co_return;
+      }
+      ++in_flight;
+      bool keep = false;
+      try {
+        keep = co_await handle(stream, req, unix_peer);
+      } catch (const std::exception& e) {
+        spdlog::warn("http: request failed: {}", e.what());
+      }
+      --in_flight;
+      if (!keep || !req.keep_alive() || stopping) break;
+    }
+    beast::error_code ec;
+    beast::get_lowest_layer(stream).socket().shutdown(net::socket_base::shutdown_both, ec);
+    beast::get_lowest_layer(stream).close();
+  }
+
+  bool enable_ws(const request_t& req) const {
+    if (!opts.enable_websocket || !websocket::is_upgrade(req)) return false;
+    auto path = req.target();
+    return path == opts.mcp_path || path == "/ws";
+  }
+
+  // ---- writing -----------------------------------------------------------------
+
+  void add_common_headers(http::response<http::string_body>& res, const request_t* req) {
+    res.set(http::field::server, "plexus/" PLEXUS_VERSION);
+    if (req) {
+      auto origin = (*req)[http::field::origin];
+      if (!origin.empty() && origin_allowed(origin)) {
+        res.set(http::field::access_control_allow_origin, origin);
+        res.set(http::field::vary, "Origin");
+        res.set(http::field::access_control_expose_headers,
+                "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
+      }
+    }
+  }
+
+  template <class Stream>
+  awaitable<bool> write_plain(Stream& stream, unsigned version, http::status status,
+                              std::string body, bool keep_alive,
+                              std::string_view content_type = "application/json",
+                              const request_t* req = nullptr,
+                              std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::response<http::string_body> res{status, version};
+    add_common_headers(res, req);
+    if (!body.empty()) res.set(http::field::content_type, content_type);
+    for (auto& [k, v] : headers) res.set(k, v);
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, n] = co_await http::async_write(stream, res, as_tuple);
+    beast::get_lowest_layer(stream).expires_never();
+    co_return !ec && keep_alive;
+  }
+
+  template <class Stream>
+  awaitable<bool> write_chunk(Stream& stream, std::string_view data) {
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(data)), as_tuple);
+    beast::get_lowest_layer(stream).expires_never();
+    co_return !ec;
+  }
+
+  static std::string sse_event(std::string_view data, std::string_view id = {},
+                               std::string_view event = "message") {
+    std::string out;
+    out.reserve(data.size() + 40);
+    if (!event.empty()) {
+      out += "event: ";
+      out += event;
+      out += '\n';
+    }
+    if (!id.empty()) {
+      out += "id: ";
+      out += id;
+      out += '\n';
+    }
+    out += "data: ";
+    out += data;
+    out += "\n\n";
+    return out;
+  }
+
+  // Streams `rs` as server-sent events after the header was sent. Returns when
+  // the stream finished (true: connection reusable), the client went away, the
+  // handler asked to disconnect or the server stops.
+  template <class Stream>
+  awaitable<bool> pump_sse(Stream& stream, std::shared_ptr<response_stream> rs, std::uint64_t after,
+                           bool with_ids, bool cancel_on_close,
+                           const std::function<void()>& on_client_gone) {
+    auto ex = co_await net::this_coro::executor;
+    auto wake = std::make_shared<wakeup>(ex);
+    rs->attach(wake->notifier());
+    // Watch for the client closing its end while nothing is being written.
+    auto gone = std::make_shared<std::atomic<bool>>(false);
+    auto& sock = beast::get_lowest_layer(stream).socket();
+    sock.async_wait(net::socket_base::wait_read, [&sock, gone, wake](beast::error_code ec) {
+      if (ec) return;
+      beast::error_code aec;
+      if (sock.available(aec) == 0) {
+        gone->store(true);
+        wake->notify();
+      }
+    });
+    bool reusable = false;
+    for (;;) {
+      auto b = rs->poll(after);
+      std::string out;
+      bool final = false;
+      for (auto& e : b.events) {
+        after = e.seq;
+        if (e.data.empty() && e.final) {  // a stream closed without a last message
+          final = true;
+          break;
+        }
+        out += sse_event(e.data, with_ids ? rs->id() + "-" + std::to_string(e.seq) : "");
+        if (e.final) {
+          final = true;
+          break;
+        }
+      }
+      if (!out.empty() && !co_await write_chunk(stream, out)) {
+        gone->store(true);
+      }
+      if (final && !gone->load()) {
+        beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+        auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
+        beast::get_lowest_layer(stream).expires_never();
+        reusable = !ec;
+        break;
+      }
+      if (gone->load() || b.overflowed || stopping) break;
+      if (b.disconnect) break;  // SEP-1699: close now, the client resumes with Last-Event-ID
+      bool woke = co_await wake->wait(opts.keepalive_interval);
+      if (!woke && !gone->load() && !co_await write_chunk(stream, ": keepalive\n\n"))
+        gone->store(true);
+    }
+    rs->detach();
+    beast::error_code ec;
+    sock.cancel(ec);
+    if (gone->load() && cancel_on_close && on_client_gone) on_client_gone();
+    co_return reusable && !gone->load();
+  }
+
+  template <class Stream>
+  awaitable<bool> start_sse(Stream& stream, const request_t& req,
+                            std::vector<std::pair<std::string, std::string>> headers) {
+    http::response<http::empty_body> res{http::status::ok, req.version()};
+    res.set(http::field::server, "plexus/" PLEXUS_VERSION);
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache, no-transform");
+    res.set("X-Accel-Buffering", "no");
+    auto origin = req[http::field::origin];
+    if (!origin.empty() && origin_allowed(origin)) {
+      res.set(http::field::access_control_allow_origin, origin);
+      res.set(http::field::access_control_expose_headers,
+              "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
+    }
+    for (auto& [k, v] : headers) res.set(k, v);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr{res};
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple);
+    beast::get_lowest_layer(stream).expires_never();
+    co_return !ec;
+  }
+
+  // ---- security checks -----------------------------------------------------------
+
+  bool listed(const std::vector<std::string>& list, std::string_view v) const {
+    for (const auto& a : list)
+      if (a == "*" || a == v) return true;
+    return false;
+  }
+
+  bool host_allowed(std::string_view host_header, bool unix_peer) const {
+    if (unix_peer) return true;
+    std::string_view host = host_part(host_header);
+    if (listed(opts.allowed_hosts, host) || listed(opts.allowed_hosts, host_header)) return true;
+    if (bound_loopback) return is_loopback_name(host);
+    return opts.allowed_hosts.empty();  // bound beyond loopback on purpose, no list: any host
+  }
+
+  bool origin_allowed(std::string_view origin) const {
+    if (listed(opts.allowed_origins, origin)) return true;
+    auto u = boost::urls::parse_uri(origin);
+    if (!u) return false;
+    return (u->scheme() == "http" || u->scheme() == "https") && is_loopback_name(u->host());
+  }
+
+  std::optional<std::string> security_rejection(const request_t& req, bool unix_peer) const {
+    if (!host_allowed(req[http::field::host], unix_peer))
+      return std::string("Forbidden: Host not allowed");
+    auto origin = req[http::field::origin];
+    if (!origin.empty() && !origin_allowed(origin))
+      return std::string("Forbidden: Origin not allowed");
+    return std::nullopt;
+  }
+
+  // ---- routing ----------------------------------------------------------------
+
+  template <class Stream>
+  awaitable<bool> handle(Stream& stream, const request_t& req, bool unix_peer) {
+    bool keep = req.keep_alive();
+    if (auto why = security_rejection(req, unix_peer))
+      co_return co_await write_plain(stream, req.version(), http::status::forbidden,
+                                     error_body(-32000, *why), keep, "application/json", &req);
+    auto target = std::string_view(req.target());
+    auto path = target.substr(0, target.find('?'));
+    if (req.method() == http::verb::options) co_return co_await preflight(stream, req);
+    if (path == opts.mcp_path) {
+      switch (req.method()) {
+        case http::verb::post:
+          co_return co_await mcp_post(stream, req);
+        case http::verb::get:
+          co_return co_await mcp_get(stream, req);
+        case http::verb::delete_:
+          co_return co_await mcp_delete(stream, req);
+        default: {
+          headers_t allow{{"Allow", "GET, POST, DELETE, OPTIONS"}};
+          co_return co_await write_plain(stream, req.version(), http::status::method_not_allowed,
+                                         error_body(-32000, "Method not allowed"), keep,
+                                         "application/json", &req, std::move(allow));
+        }
+      }
+    }
+    if (opts.enable_legacy_sse && path == "/sse" && req.method() == http::verb::get)
+      co_return co_await sse_get(stream, req);
+    if (opts.enable_legacy_sse && path == "/messages" && req.method() == http::verb::post)
+      co_return co_await sse_post(stream, req, target);
+    co_return co_await write_plain(stream, req.version(), http::status::not_found,
+                                   error_body(-32000, "Not found"), keep, "application/json", &req);
+  }
+
+  template <class Stream>
+  awaitable<bool> preflight(Stream& stream, const request_t& req) {
+    std::vector<std::pair<std::string, std::string>> h{
+        {"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
+        {"Access-Control-Max-Age", "600"}};
+    auto requested = req[http::field::access_control_request_headers];
+    h.emplace_back("Access-Control-Allow-Headers",
+                   requested.empty() ? "Content-Type, Accept, Authorization, Mcp-Session-Id, "
+                                       "MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID"
+                                     : std::string(requested));
+    co_return co_await write_plain(stream, req.version(), http::status::no_content, "",
+                                   req.keep_alive(), "", &req, std::move(h));
+  }
+
+  static std::optional<std::string_view> header_of(const request_t& req, std::string_view name) {
+    auto it = req.find(name);
+    if (it == req.end()) return std::nullopt;
+    return std::string_view(it->value());
+  }
+
+  template <class Stream>
+  awaitable<bool> reject(Stream& stream, const request_t& req, http::status status, int code,
+                         std::string_view message) {
+    co_return co_await write_plain(stream, req.version(), status, error_body(code, message),
+                                   req.keep_alive(), "application/json", &req);
+  }
+
+  // POST on the MCP endpoint: classify by claim, then serve in that era.
+  template <class Stream>
+  awaitable<bool> mcp_post(Stream& stream, const request_t& req) {
+    auto content_type = req[http::field::content_type];
+    if (!header_lists(content_type, "application/json"))
+      co_return co_await reject(stream, req, http::status::unsupported_media_type, -32000,
+                                "Unsupported Media Type: Content-Type must be application/json");
+    auto accept = req[http::field::accept];
+    bool accepts_both =
+        (header_lists(accept, "application/json") && header_lists(accept, "text/event-stream")) ||
+        header_lists(accept, "*/*");
+    if (!accepts_both)
+      co_return co_await reject(
+          stream, req, http::status::not_acceptable, -32000,
+          "Not Acceptable: Accept must list application/json and text/event-stream");
+    boost::json::parse_options po;
+    po.max_depth = 64;
+    boost::system::error_code jec;
+    json::value body = boost::json::parse(req.body(), jec, {}, po);
+    if (jec)
+      co_return co_await reject(stream, req, http::status::bad_request, -32700,
+                                "Parse error: " + jec.message());
+
+    auto version_header = header_of(req, "mcp-protocol-version");
+    bool claims_modern = false;
+    if (body.is_object())
+      if (auto params = json::find_object(body.get_object(), "params"))
+        if (auto meta = json::find_object(*params, "_meta"))
+          claims_modern = meta->contains(protocol::meta::protocol_version) ||
+                          meta->contains(protocol::meta::client_capabilities);
+    std::string vh = version_header ? std::string(*version_header) : std::string();
+    bool header_modern = version_header && protocol::is_modern_version(vh);
+    bool header_legacy = version_header && protocol::is_legacy_version(vh);
+    if (header_modern || claims_modern ||
+        (version_header && !header_legacy && !header_of(req, "mcp-session-id")))
+      co_return co_await modern_post(stream, req, std::move(body));
+    co_return co_await legacy_post(stream, req, std::move(body));
+  }
+
+  // ---- modern (2026-07-28) ----------------------------------------------------------
+
+  template <class Stream>
+  awaitable<bool> modern_post(Stream& stream, const request_t& req, json::value body) {
+    if (!body.is_object())
+      co_return co_await reject(stream, req, http::status::bad_request, -32600,
+                                "Invalid Request: one JSON-RPC message per POST (no batches)");
+    const json::object& msg = body.get_object();
+    bool is_request = msg.contains("method") && msg.contains("id");
+    auto headers = [&req](std::string_view name) { return header_of(req, name); };
+    if (is_request) {
+      if (auto r = mcp_http::validate_modern_envelope(msg)) {
+        auto id_it = msg.find("id");
+        auto rid = jsonrpc::from_json(
+            json::object{{"jsonrpc", "2.0"}, {"id", id_it->value()}, {"result", 0}});
+        std::optional<jsonrpc::request_id> id;
+        if (auto* m = std::get_if<jsonrpc::message>(&rid)) id = std::get<jsonrpc::response>(*m).id;
+        co_return co_await write_plain(
+            stream, req.version(), http::status::bad_request,
+            jsonrpc::encode(jsonrpc::make_error(id, r->code, r->message)), req.keep_alive(),
+            "application/json", &req);
+      }
+    }
+    auto tool_schema = [this](std::string_view name) -> const json::object* {
+      // The snapshot keeps the entry alive for the validation that follows.
+      for (const auto& t : *srv.internals().tools.snapshot())
+        if (t->definition.name == name) return &t->definition.input_schema;
+      return nullptr;
+    };
+    auto snapshot = srv.internals().tools.snapshot();  // pins tool schemas while validating
+    if (auto r = mcp_http::validate_modern_headers(headers, msg, tool_schema)) {
+      std::optional<jsonrpc::request_id> id;
+      if (auto it = msg.find("id"); it != msg.end()) {
+        if (it->value().is_string())
+          id = std::string(it->value().get_string());
+        else if (it->value().is_int64())
+          id = it->value().get_int64();
+      }
+      co_return co_await write_plain(stream, req.version(), static_cast<http::status>(r->status),
+                                     jsonrpc::encode(jsonrpc::make_error(id, r->code, r->message)),
+                                     req.keep_alive(), "application/json", &req);
+    }
+    if (!msg.contains("method"))
+      co_return co_await reject(stream, req, http::status::bad_request, -32600,
+                                "Invalid Request: clients send requests and notifications only");
+    if (!msg.contains("id"))  // a notification: nothing in 2026 needs an answer over HTTP
+      co_return co_await write_plain(stream, req.version(), http::status::accepted, "",
+                                     req.keep_alive(), "", &req);
+
+    auto conn = std::make_shared<server::connection>(
+        srv, std::make_shared<null_outbound>(), server::connection_options{opts.max_body_bytes});
+    auto rs = std::make_shared<response_stream>("", false, opts.max_stream_events);
+    jsonrpc::decoded d;
+    auto parsed = jsonrpc::from_json(body);
+    if (auto* m = std::get_if<jsonrpc::message>(&parsed))
+      d.messages.push_back(std::move(*m));
+    else
+      d.errors.push_back(std::get<jsonrpc::error_response>(parsed));
+    conn->receive(std::move(d), rs);
+    std::function<void()> on_gone = [conn] { conn->close(); };
+    bool keep = co_await answer(stream, req, rs, /*modern=*/true, headers_t{}, false, on_gone);
+    conn->close();
+    co_return keep;
+  }
+
+  // Waits for the first thing the engine says, then answers with JSON (a lone
+  // final answer), 202 (nothing to say) or an SSE stream (anything else).
+  template <class Stream>
+  awaitable<bool> answer(Stream& stream, const request_t& req, std::shared_ptr<response_stream> rs,
+                         bool modern, std::vector<std::pair<std::string, std::string>> headers,
+                         bool priming, std::function<void()> on_client_gone) {
+    auto ex = co_await net::this_coro::executor;
+    auto wake = std::make_shared<wakeup>(ex);
+    rs->attach(wake->notifier());
+    response_stream::batch first;
+    for (;;) {
+      first = rs->resumable() ? rs->poll(0) : rs->poll(0);
+      if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
+      co_await wake->wait(opts.keepalive_interval);
+    }
+    rs->detach();
+    if (first.events.empty() && first.accepted)
+      co_return co_await write_plain(stream, req.version(), http::status::accepted, "",
+                                     req.keep_alive(), "", &req, std::move(headers));
+    if (first.events.size() == 1 && first.events[0].final && !priming) {
+      int status = modern ? mcp_http::modern_status_for(first.events[0].code) : 200;
+      co_return co_await write_plain(stream, req.version(), static_cast<http::status>(status),
+                                     std::move(first.events[0].data), req.keep_alive(),
+                                     "application/json", &req, std::move(headers));
+    }
+    if (!co_await start_sse(stream, req, std::move(headers))) {
+      if (on_client_gone) on_client_gone();
+      co_return false;
+    }
+    std::uint64_t after = 0;
+    if (priming) {
+      // SEP-1699: an event id and a retry hint before anything else.
+      std::string prime = "id: " + rs->id() +
+                          "-0\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
+      if (!co_await write_chunk(stream, prime)) co_return false;
+    }
+    if (!rs->resumable()) {
+      // The events polled above were taken from the queue: write them first.
+      std::string out;
+      bool final = false;
+      for (auto& e : first.events) {
+        out += sse_event(e.data);
+        final |= e.final;
+      }
+      if (!co_await write_chunk(stream, out)) {
+        if (on_client_gone) on_client_gone();
+        co_return false;
+      }
+      if (final) {
+        auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
+        co_return !ec && req.keep_alive();
+      }
+    }
+    bool reusable = co_await pump_sse(stream, rs, after, rs->resumable(), modern, on_client_gone);
+    co_return reusable&& req.keep_alive();
+  }
+
+  // ---- legacy Streamable HTTP (2025-03-26 … 2025-11-25) -----------------------------
+
+  static bool is_initialize(const json::value& body) {
+    if (!body.is_object()) return false;
+    auto m = json::find_string(body.get_object(), "method");
+    return m && *m == "initialize";
+  }
+
+  template <class Stream>
+  awaitable<bool> legacy_post(Stream& stream, const request_t& req, json::value body) {
+    std::shared_ptr<legacy_session> session;
+    std::vector<std::pair<std::string, std::string>> headers;
+    auto sid = header_of(req, "mcp-session-id");
+    if (is_initialize(body)) {
+      session = create_session(false);
+      if (!session)
+        co_return co_await reject(stream, req, http::status::service_unavailable, -32000,
+                                  "Service Unavailable: too many sessions");
+      headers.emplace_back("Mcp-Session-Id", session->id);
+    } else {
+      if (!sid)
+        co_return co_await reject(stream, req, http::status::bad_request, -32000,
+                                  "Bad Request: Mcp-Session-Id header is required");
+      session = find_session(*sid);
+      if (!session || session->sse_transport)
+        co_return co_await reject(stream, req, http::status::not_found, -32001,
+                                  "Session not found");
+      if (auto v = header_of(req, "mcp-protocol-version");
+          v && !protocol::is_legacy_version(std::string(*v)))
+        co_return co_await reject(
+            stream, req, http::status::bad_request, -32000,
+            "Bad Request: unsupported MCP-Protocol-Version " + std::string(*v));
+    }
+    session->touch();
+    ++session->busy;
+    std::shared_ptr<response_stream> rs;
+    {
+      std::lock_guard lk(session->mu);
+      rs = std::make_shared<response_stream>(std::to_string(session->next_stream++), true,
+                                             opts.max_stream_events);
+      session->streams[rs->id()] = rs;
+      // Finished streams are kept for resumption only while the map is small.
+      while (session->streams.size() > 64) {
+        auto oldest = session->streams.begin();
+        if (!oldest->second->finished()) break;
+        session->streams.erase(oldest);
+      }
+    }
+    std::string version = session->conn->protocol_version();
+    bool batch_ok = protocol::allows_batch(version);
+    auto decoded = jsonrpc::decode(req.body(), {.max_depth = 64, .allow_batch = batch_ok});
+    session->conn->receive(std::move(decoded), rs);
+    // Priming (SEP-1699) only for sessions that speak 2025-11-25, whose clients expect it.
+    bool priming_capable = session->conn->protocol_version() == "2025-11-25";
+    bool keep = co_await legacy_answer(stream, req, rs, std::move(headers), priming_capable);
+    --session->busy;
+    session->touch();
+    co_return keep;
+  }
+
+  template <class Stream>
+  awaitable<bool> legacy_answer(Stream& stream, const request_t& req,
+                                std::shared_ptr<response_stream> rs,
+                                std::vector<std::pair<std::string, std::string>> headers,
+                                bool priming_capable) {
+    auto ex = co_await net::this_coro::executor;
+    auto wake = std::make_shared<wakeup>(ex);
+    rs->attach(wake->notifier());
+    response_stream::batch first;
+    for (;;) {
+      first = rs->poll(0);
+      if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
+      co_await wake->wait(opts.keepalive_interval);
+    }
+    rs->detach();
+    if (first.events.empty() && first.accepted)
+      co_return co_await write_plain(stream, req.version(), http::status::accepted, "",
+                                     req.keep_alive(), "", &req, std::move(headers));
+    if (first.events.size() == 1 && first.events[0].final && !first.disconnect) {
+      auto& e = first.events[0];
+      // Transport-level failures (unparseable body) are 400; JSON-RPC answers are 200.
+      bool transport_error = e.code == -32700;
+      co_return co_await write_plain(
+          stream, req.version(), transport_error ? http::status::bad_request : http::status::ok,
+          std::move(e.data), req.keep_alive(), "application/json", &req, std::move(headers));
+    }
+    if (!co_await start_sse(stream, req, std::move(headers))) co_return false;
+    if (priming_capable) {
+      std::string prime = "id: " + rs->id() +
+                          "-0\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
+      if (!co_await write_chunk(stream, prime)) co_return false;
+    }
+    bool reusable = co_await pump_sse(stream, rs, 0, true, false, nullptr);
+    co_return reusable&& req.keep_alive();
+  }
+
+  template <class Stream>
+  awaitable<bool> mcp_get(Stream& stream, const request_t& req) {
+    if (auto v = header_of(req, "mcp-protocol-version");
+        v && protocol::is_modern_version(std::string(*v))) {
+      headers_t allow{{"Allow", "POST"}};
+      co_return co_await write_plain(
+          stream, req.version(), http::status::method_not_allowed,
+          error_body(-32000, "Method not allowed: 2026-07-28 has no GET stream"), req.keep_alive(),
+          "application/json", &req, std::move(allow));
+    }
+    if (!header_lists(req[http::field::accept], "text/event-stream"))
+      co_return co_await reject(stream, req, http::status::not_acceptable, -32000,
+                                "Not Acceptable: Accept must list text/event-stream");
+    auto sid = header_of(req, "mcp-session-id");
+    if (!sid)
+      co_return co_await reject(stream, req, http::status::bad_request, -32000,
+                                "Bad Request: Mcp-Session-Id header is required");
+    auto session = find_session(*sid);
+    if (!session || session->sse_transport)
+      co_return co_await reject(stream, req, http::status::not_found, -32001, "Session not found");
+    session->touch();
+    std::shared_ptr<response_stream> rs = session->standalone;
+    std::uint64_t after = 0;
+    if (auto last = header_of(req, "last-event-id")) {
+      std::string_view l = *last;
+      auto dash = l.rfind('-');
+      std::string stream_id(l.substr(0, dash));
+      std::uint64_t seq = 0;
+      if (dash != std::string_view::npos)
+        std::from_chars(l.data() + dash + 1, l.data() + l.size(), seq);
+      std::lock_guard lk(session->mu);
+      if (auto it = session->streams.find(stream_id); it != session->streams.end()) {
+        rs = it->second;
+        after = seq;
+      } else if (stream_id == "0") {
+        after = seq;
+      }
+    } else if (rs->attached()) {
+      co_return co_await reject(stream, req, http::status::conflict, -32000,
+                                "Conflict: only one GET stream per session");
+    }
+    ++session->busy;
+    headers_t sse_headers{{"Mcp-Session-Id", session->id}};
+    bool ok = co_await start_sse(stream, req, std::move(sse_headers));
+    if (ok && session->conn->protocol_version() == "2025-11-25") {
+      std::string prime = "id: " + rs->id() + "-" + std::to_string(after) +
+                          "\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
+      ok = co_await write_chunk(stream, prime);
+    }
+    bool reusable = ok && co_await pump_sse(stream, rs, after, true, false, nullptr);
+    --session->busy;
+    session->touch();
+    co_return reusable&& req.keep_alive();
+  }
+
+  template <class Stream>
+  awaitable<bool> mcp_delete(Stream& stream, const request_t& req) {
+    if (auto v = header_of(req, "mcp-protocol-version");
+        v && protocol::is_modern_version(std::string(*v))) {
+      headers_t allow{{"Allow", "POST"}};
+      co_return co_await write_plain(
+          stream, req.version(), http::status::method_not_allowed,
+          error_body(-32000, "Method not allowed: 2026-07-28 has no sessions"), req.keep_alive(),
+          "application/json", &req, std::move(allow));
+    }
+    auto sid = header_of(req, "mcp-session-id");
+    if (!sid)
+      co_return co_await reject(stream, req, http::status::bad_request, -32000,
+                                "Bad Request: Mcp-Session-Id header is required");
+    if (!find_session(*sid))
+      co_return co_await reject(stream, req, http::status::not_found, -32001, "Session not found");
+    remove_session(std::string(*sid));
+    co_return co_await write_plain(stream, req.version(), http::status::ok, "", req.keep_alive(),
+                                   "", &req);
+  }
+
+  // ---- 2024-11-05 HTTP+SSE -----------------------------------------------------------
+
+  template <class Stream>
+  awaitable<bool> sse_get(Stream& stream, const request_t& req) {
+    auto session = create_session(true);
+    if (!session)
+      co_return co_await reject(stream, req, http::status::service_unavailable, -32000,
+                                "Service Unavailable: too many sessions");
+    ++session->busy;
+    bool ok = co_await start_sse(stream, req, headers_t{});
+    if (ok)
+      ok = co_await write_chunk(stream,
+                                sse_event("/messages?sessionId=" + session->id, "", "endpoint"));
+    if (ok) co_await pump_sse(stream, session->standalone, 0, false, false, nullptr);
+    --session->busy;
+    remove_session(session->id);  // the stream is the session
+    co_return false;
+  }
+
+  template <class Stream>
+  awaitable<bool> sse_post(Stream& stream, const request_t& req, std::string_view target) {
+    auto u = boost::urls::parse_origin_form(target);
+    std::string sid;
+    if (u) {
+      auto params = u->params();
+      if (auto it = params.find("sessionId"); it != params.end()) sid = (*it).value;
+    }
+    auto session = sid.empty() ? nullptr : find_session(sid);
+    if (!session || !session->sse_transport)
+      co_return co_await reject(stream, req, http::status::not_found, -32001, "Session not found");
+    if (!header_lists(req[http::field::content_type], "application/json"))
+      co_return co_await reject(stream, req, http::status::unsupported_media_type, -32000,
+                                "Unsupported Media Type: Content-Type must be application/json");
+    session->touch();
+    session->conn->receive(req.body());  // answers travel on the SSE stream
+    co_return co_await write_plain(stream, req.version(), http::status::accepted, "Accepted",
+                                   req.keep_alive(), "text/plain", &req);
+  }
+
+  // ---- WebSocket -------------------------------------------------------------------
+
+  template <class Stream>
+  awaitable<void> serve_websocket(std::shared_ptr<impl> self, Stream stream, request_t req,
+                                  bool unix_peer) {
+    if (auto why = security_rejection(req, unix_peer)) {
+      co_await write_plain(stream, req.version(), http::status::forbidden, error_body(-32000, *why),
+                           false, "application/json", &req);
+      co_return;
+    }
+    websocket::stream<Stream> ws(std::move(stream));
+    ws.read_message_max(opts.max_body_bytes);
+    ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    bool offers_mcp = false;
+    for (auto part :
+         std::string_view(req[http::field::sec_websocket_protocol]) | std::views::split(',')) {
+      std::string_view p(part.begin(), part.end());
+      while (!p.empty() && p.front() == ' ') p.remove_prefix(1);
+      while (!p.empty() && p.back() == ' ') p.remove_suffix(1);
+      offers_mcp |= p == "mcp";
+    }
+    ws.set_option(websocket::stream_base::decorator([offers_mcp](websocket::response_type& res) {
+      res.set(http::field::server, "plexus/" PLEXUS_VERSION);
+      if (offers_mcp) res.set(http::field::sec_websocket_protocol, "mcp");
+    }));
+    auto [aec] = co_await ws.async_accept(req, as_tuple);
+    if (aec) co_return;
+    ws.text(true);
+    auto out = std::make_shared<response_stream>("", false, opts.max_stream_events * 4);
+    auto conn = std::make_shared<server::connection>(
+        srv, out, server::connection_options{opts.max_body_bytes});
+    auto ex = co_await net::this_coro::executor;
+    auto wake = std::make_shared<wakeup>(ex);
+    out->attach(wake->notifier());
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    // Writer: drains the outbound queue into text frames.
+    net::co_spawn(
+        ex,
+        [&ws, out, wake, done]() -> awaitable<void> {
+          for (;;) {
+            auto b = out->poll(0);
+            for (auto& e : b.events) {
+              if (e.data.empty()) continue;
+              auto [ec, n] = co_await ws.async_write(net::buffer(e.data), as_tuple);
+              if (ec) {
+                done->store(true);
+                co_return;
+              }
+            }
+            if (done->load() || b.overflowed) co_return;
+            co_await wake->wait(std::chrono::seconds(5));
+          }
+        },
+        net::detached);
+    beast::flat_buffer buf;
+    for (;;) {
+      auto [ec, n] = co_await ws.async_read(buf, as_tuple);
+      if (ec || self->stopping) break;
+      if (!ws.got_text()) {
+        out->send(error_body(-32700, "Parse error: binary frames are not JSON-RPC"));
+      } else {
+        conn->receive(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()));
+      }
+      buf.consume(buf.size());
+    }
+    done->store(true);
+    wake->notify();
+    conn->close();
+    out->detach();
+    // Let the writer observe `done` before the stream goes away.
+    net::steady_timer t(ex);
+    t.expires_after(20ms);
+    co_await t.async_wait(as_tuple);
+  }
+};
+
+http_server::http_server(server::server& srv, http_server_options options)
+    : impl_(std::make_shared<impl>(srv, std::move(options))) {}
+
+http_server::~http_server() {
+  if (!impl_->stopping) stop(std::chrono::milliseconds(500));
+}
+
+void http_server::start() {
+  try {
+    impl_->start();
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("http server: ") + e.what());
+  }
+}
+
+std::uint16_t http_server::port() const {
+  return impl_->bound_port;
+}
+
+void http_server::stop(std::chrono::milliseconds grace) {
+  impl_->stop(grace);
+}
+
+void http_server::wait() {
+  impl_->wait();
+}
+
+void block_shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int wait_for_shutdown_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return sig;
+}
+
+}  // namespace plexus::transport

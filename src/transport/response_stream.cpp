@@ -1,0 +1,78 @@
+#include "transport/response_stream.hpp"
+
+namespace plexus::transport {
+
+void response_stream::wake(std::unique_lock<std::mutex>& lk) {
+  auto w = waker_;
+  lk.unlock();
+  if (w) w();
+}
+
+void response_stream::push(std::string text, bool final, int code) {
+  std::unique_lock lk(mu_);
+  if (finished_) return;  // nothing follows the final answer
+  events_.push_back({next_seq_++, std::move(text), final, code});
+  if (final) finished_ = true;
+  if (events_.size() > max_events_) {
+    if (resumable_ || !waker_) {
+      events_.pop_front();  // a resuming client misses the oldest
+    } else {
+      overflowed_ = true;
+    }
+  }
+  wake(lk);
+}
+
+void response_stream::no_reply() {
+  std::unique_lock lk(mu_);
+  accepted_ = true;
+  wake(lk);
+}
+
+void response_stream::disconnect() {
+  std::unique_lock lk(mu_);
+  disconnect_ = true;
+  wake(lk);
+}
+
+void response_stream::attach(std::function<void()> waker) {
+  std::unique_lock lk(mu_);
+  waker_ = std::move(waker);
+  disconnect_ = false;
+  wake(lk);
+}
+
+void response_stream::detach() {
+  std::lock_guard lk(mu_);
+  waker_ = nullptr;
+}
+
+bool response_stream::attached() const {
+  std::lock_guard lk(mu_);
+  return static_cast<bool>(waker_);
+}
+
+response_stream::batch response_stream::poll(std::uint64_t after) {
+  std::lock_guard lk(mu_);
+  batch b;
+  for (const auto& e : events_)
+    if (e.seq > after) b.events.push_back(e);
+  if (!resumable_) events_.clear();
+  b.accepted = accepted_;
+  b.finished = finished_;
+  b.disconnect = disconnect_;
+  b.overflowed = overflowed_;
+  return b;
+}
+
+bool response_stream::finished() const {
+  std::lock_guard lk(mu_);
+  return finished_;
+}
+
+std::uint64_t response_stream::last_seq() const {
+  std::lock_guard lk(mu_);
+  return next_seq_ - 1;
+}
+
+}  // namespace plexus::transport
