@@ -322,12 +322,20 @@ void register_tools(server::server& srv) {
   srv.add_tool(
       plain_tool("json_schema_2020_12_tool",
                  "Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)",
-                 boost::json::parse(R"({"$schema":"https://json-schema.org/draft/2020-12/schema",
+                 boost::json::parse(R"({
+                   "$schema":"https://json-schema.org/draft/2020-12/schema",
                    "type":"object",
-                   "$defs":{"address":{"type":"object","properties":{"street":{"type":"string"},
-                                                                     "city":{"type":"string"}}}},
-                   "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"}},
-                   "additionalProperties":false})")
+                   "$defs":{"address":{"$anchor":"address","type":"object",
+                                       "properties":{"street":{"type":"string"},
+                                                     "city":{"type":"string"}}}},
+                   "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},
+                                 "kind":{"enum":["person","business"]}},
+                   "additionalProperties":false,
+                   "allOf":[{"anyOf":[{"required":["name"]},{"required":["address"]},
+                                      {"maxProperties":0}]}],
+                   "if":{"properties":{"kind":{"const":"business"}},"required":["kind"]},
+                   "then":{"required":["name","address"]},
+                   "else":{"properties":{"kind":{"const":"person"}}}})")
                      .as_object()),
       [](context&, const json::object& args) {
         return tool_result::text("JSON Schema 2020-12 tool called with: " + json::dump(args));
