@@ -19,7 +19,7 @@ namespace detail {
 namespace {
 
 std::string quoted(std::string_view s) {
-  return boost::json::serialize(value(s));
+  return json::dump(value(s));
 }
 
 conversion_error make_error(std::string message) {
@@ -38,7 +38,7 @@ conversion_error mismatch(std::string_view expected, const value& got) {
 
 conversion_error out_of_range(const value& v, std::string_view type) {
   std::string m = "value ";
-  m += boost::json::serialize(v);
+  m += json::dump(v);
   m += " out of range for ";
   m += type;
   return make_error(std::move(m));
@@ -53,7 +53,7 @@ conversion_error unknown_property(std::string_view key) {
 }
 
 conversion_error unknown_enumerator(const value& v, std::span<const std::string_view> names) {
-  std::string m = "unknown enum value " + boost::json::serialize(v) + ", expected one of ";
+  std::string m = "unknown enum value " + json::dump(v) + ", expected one of ";
   for (std::size_t i = 0; i < names.size(); ++i) {
     if (i) m += ", ";
     m += names[i];
@@ -116,7 +116,7 @@ bool read_integer(const value& v, std::string_view type, integer_repr& out, conv
     case boost::json::kind::double_: {
       const double d = v.get_double();
       if (!std::isfinite(d) || std::trunc(d) != d) {
-        err = make_error("expected integer, got non-integral number " + boost::json::serialize(v));
+        err = make_error("expected integer, got non-integral number " + json::dump(v));
         return false;
       }
       // 2^63 and 2^64 are exact doubles; every integral double below them converts exactly.

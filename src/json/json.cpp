@@ -1,5 +1,6 @@
 #include "plexus/json/json.hpp"
 
+#include <charconv>
 #include <cmath>
 
 namespace plexus::json {
@@ -71,8 +72,120 @@ std::string_view type_name(const value& v) noexcept {
   return "unknown";
 }
 
+namespace {
+
+void write_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + start, i - start);
+    start = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + start, s.size() - start);
+  out += '"';
+}
+
+template <class T>
+void write_number(std::string& out, T n) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, n);
+  out.append(buf, r.ptr);
+}
+
+}  // namespace
+
+void write(std::string& out, const value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null:
+      out += "null";
+      break;
+    case boost::json::kind::bool_:
+      out += v.get_bool() ? "true" : "false";
+      break;
+    case boost::json::kind::int64:
+      write_number(out, v.get_int64());
+      break;
+    case boost::json::kind::uint64:
+      write_number(out, v.get_uint64());
+      break;
+    case boost::json::kind::double_: {
+      // Shortest round-trip form; JSON has no NaN or infinity.
+      double d = v.get_double();
+      if (!std::isfinite(d)) {
+        out += "null";
+        break;
+      }
+      std::size_t mark = out.size();
+      write_number(out, d);
+      // A whole double keeps a fraction ("20.0"), so typed readers still see a double.
+      if (out.find_first_of(".e", mark) == std::string::npos) out += ".0";
+      break;
+    }
+    case boost::json::kind::string:
+      write_string(out, v.get_string());
+      break;
+    case boost::json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : v.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        write(out, item);
+      }
+      out += ']';
+      break;
+    }
+    case boost::json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& kv : v.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        write_string(out, kv.key());
+        out += ':';
+        write(out, kv.value());
+      }
+      out += '}';
+      break;
+    }
+  }
+}
+
 std::string dump(const value& v) {
-  return boost::json::serialize(v);
+  std::string out;
+  out.reserve(256);
+  write(out, v);
+  return out;
 }
 
 }  // namespace plexus::json

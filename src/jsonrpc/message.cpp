@@ -152,7 +152,7 @@ json::value to_json(const message& m) {
 }
 
 std::string encode(const message& m) {
-  return boost::json::serialize(to_json(m));
+  return json::dump(to_json(m));
 }
 
 }  // namespace plexus::jsonrpc

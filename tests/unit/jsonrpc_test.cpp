@@ -5,6 +5,7 @@
 
 #include "plexus/jsonrpc/message.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 using namespace plexus;
@@ -122,4 +123,15 @@ TEST(JsonRpc, OfficialExamplesValidateAndRoundTrip) {
   EXPECT_GT(messages, 20);
   std::cout << "[ examples ] " << files << " files validated, " << messages
             << " JSON-RPC messages round-tripped\n";
+}
+
+TEST(JsonDump, ShortestNumbersAndStrictEscapes) {
+  json::value v = boost::json::parse(
+      R"({"a":20.0,"b":21.5,"c":1e21,"d":-0.1,"e":7,"f":18446744073709551615,"s":"q\"\\\n\t\u0001é"})");
+  EXPECT_EQ(json::dump(v),
+            R"({"a":20.0,"b":21.5,"c":1e+21,"d":-0.1,"e":7,"f":18446744073709551615,)"
+            R"("s":"q\"\\\n\t\u0001é"})");
+  // What we write reads back to the same value.
+  EXPECT_EQ(boost::json::parse(json::dump(v)), v);
+  EXPECT_EQ(json::dump(json::value(std::nan(""))), "null");
 }

@@ -32,7 +32,10 @@ std::optional<double> find_number(const object& o, std::string_view key) noexcep
 // A short human name of a value's JSON type ("object", "string", "integer", ...).
 std::string_view type_name(const value& v) noexcept;
 
-// Compact serialization.
+// Compact serialization. Numbers are written in their shortest round-trip form
+// ("20", "21.5", "1e+21"), not Boost.JSON's exponent form ("2E1").
 std::string dump(const value& v);
+// Appends the serialization of `v` to `out`.
+void write(std::string& out, const value& v);
 
 }  // namespace plexus::json
