@@ -83,6 +83,101 @@ class batch_collector : public exchange {
   std::shared_ptr<exchange> out_;
 };
 
+// An exchange whose destination can change once: a tools/call that becomes a
+// task answers CreateTaskResult on the original exchange, and everything its
+// handler says after that goes to the task.
+class redirectable_exchange : public exchange {
+ public:
+  explicit redirectable_exchange(std::shared_ptr<exchange> target) : target_(std::move(target)) {}
+  void send(std::string text) override {
+    std::lock_guard lk(mu_);
+    target_->send(std::move(text));
+  }
+  void finish(std::string text, int error_code) override {
+    std::lock_guard lk(mu_);
+    target_->finish(std::move(text), error_code);
+  }
+  void no_reply() override {
+    std::lock_guard lk(mu_);
+    target_->no_reply();
+  }
+  void disconnect() override {
+    std::lock_guard lk(mu_);
+    target_->disconnect();
+  }
+  // Answers `text` on the current target, then sends everything else to `next`.
+  void finish_then_redirect(std::string text, std::shared_ptr<exchange> next) {
+    std::lock_guard lk(mu_);
+    target_->finish(std::move(text), 0);
+    target_ = std::move(next);
+  }
+
+ private:
+  std::mutex mu_;
+  std::shared_ptr<exchange> target_;
+};
+
+// Where the run of a task reports: its final answer completes or fails the
+// task; messages related to it go where `route` sends them.
+class task_sink : public exchange {
+ public:
+  task_sink(task_store& store, std::weak_ptr<task_record> task,
+            std::function<void(std::string)> route)
+      : store_(store), task_(std::move(task)), route_(std::move(route)) {}
+  void send(std::string text) override {
+    if (route_) route_(std::move(text));
+  }
+  void finish(std::string text, int) override {
+    auto t = task_.lock();
+    if (!t) return;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (ec || !v.is_object()) {
+      store_.fail(t, {codes::internal_error, "Internal error: malformed task result", {}});
+      return;
+    }
+    const auto& o = v.get_object();
+    if (auto r = json::find_object(o, "result")) {
+      json::object result = *r;
+      // A modern DetailedTask inlines the result; serverInfo is on the envelope already.
+      if (t->era == protocol::era::modern)
+        if (auto m = result.find("_meta"); m != result.end() && m->value().is_object()) {
+          m->value().get_object().erase(protocol::meta::server_info);
+          if (m->value().get_object().empty()) result.erase(m);
+        }
+      store_.complete(t, std::move(result));
+      return;
+    }
+    jsonrpc::error e;
+    if (auto err = json::find_object(o, "error")) {
+      e.code = static_cast<int>(json::find_int(*err, "code").value_or(codes::internal_error));
+      if (auto m = json::find_string(*err, "message")) e.message = std::string(*m);
+      if (auto d = err->find("data"); d != err->end()) e.data = d->value();
+    }
+    if (e.message.empty()) e.message = "Internal error";
+    store_.fail(t, std::move(e));
+  }
+
+ private:
+  task_store& store_;
+  std::weak_ptr<task_record> task_;
+  std::function<void(std::string)> route_;
+};
+
+// `text` (a request or notification) with _meta io.modelcontextprotocol/related-task.
+std::string with_related_task(const std::string& text, const std::string& task_id) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) return text;
+  auto& o = v.get_object();
+  auto& params = o["params"];
+  if (!params.is_object()) params.emplace_object();
+  auto& meta = params.get_object()["_meta"];
+  if (!meta.is_object()) meta.emplace_object();
+  meta.get_object()[protocol::meta::related_task] = json::object{{"taskId", task_id}};
+  return json::dump(v);
+}
+
 std::string encode_cursor(std::size_t offset) {
   return base64::encode_url("o:" + std::to_string(offset));
 }
@@ -99,6 +194,8 @@ std::optional<std::size_t> decode_cursor(std::string_view cursor) {
 }
 
 const json::object empty_object;
+
+std::atomic<std::uint64_t> next_session_number{1};
 
 const json::object& params_of(const jsonrpc::request& r) {
   return r.params.is_object() ? r.params.get_object() : empty_object;
@@ -146,6 +243,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   std::int64_t next_client_request_id = 1;
   // Modern subscriptions/listen streams: request id -> bus subscription.
   std::map<std::string, std::uint64_t> listens;
+  // Owner of this session's legacy tasks in the server's task store.
+  const std::string task_owner = "session:" + std::to_string(next_session_number++);
 
   void send(std::string text) { out->send(std::move(text)); }
 
@@ -240,6 +339,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       id = next_client_request_id++;
       pending[jsonrpc::to_string(id)] = p;
     }
+    // A legacy task waits for this answer in status input_required.
+    if (env.task) srv.tasks.set_input_required(env.task);
+    struct back_to_work {
+      server::impl& srv;
+      const std::shared_ptr<task_record>& task;
+      ~back_to_work() {
+        if (task) srv.tasks.set_working(task);
+      }
+    } resume{srv, env.task};
     env.send(jsonrpc::encode(jsonrpc::request{id, req.method, req.params}));
     auto deadline = std::chrono::steady_clock::now() + srv.options.client_request_timeout;
     while (fut.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
@@ -397,7 +505,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       json::array versions;
       for (auto v : protocol::modern_versions) versions.push_back(json::value(v));
       json::object r{{"supportedVersions", std::move(versions)},
-                     {"capabilities", srv.capabilities(era::modern)}};
+                     {"capabilities", capabilities(era::modern, env->version)}};
       if (srv.options.instructions) r["instructions"] = *srv.options.instructions;
       finish_result(*env, std::move(r), true, respond);
     } else if (m == "tools/list") {
@@ -417,9 +525,41 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       run_async(std::move(req), std::move(env), std::move(respond));
     } else if (m == "subscriptions/listen") {
       listen(std::move(req), std::move(env), std::move(respond));
+    } else if (m == "tasks/get" || m == "tasks/update" || m == "tasks/cancel") {
+      if (!gate(tasks_enabled())) return;
+      if (!declares_tasks_extension(env->client_capabilities)) {
+        respond(error_text(
+            req.id, codes::missing_required_client_capability,
+            "Missing required client capability: extension " + std::string(tasks_extension),
+            tasks_extension_required_data()));
+        return;
+      }
+      modern_task_method(req, *env, respond);
     } else {
       gate(false);
     }
+  }
+
+  bool tasks_enabled() const { return srv.options.enable_tasks && srv.has_tools(); }
+
+  // Legacy tasks exist in 2025-11-25 sessions only.
+  bool legacy_tasks_enabled(const std::string& v) const {
+    return tasks_enabled() && v == "2025-11-25";
+  }
+
+  json::object capabilities(era e, const std::string& v) const {
+    json::object caps = srv.capabilities(e);
+    if (e == era::modern && tasks_enabled()) {
+      auto& ext = caps["extensions"];
+      if (!ext.is_object()) ext.emplace_object();
+      ext.get_object()[tasks_extension] = json::object{};
+    } else if (e == era::legacy && legacy_tasks_enabled(v)) {
+      caps["tasks"] = json::object{
+          {"list", json::object{}},
+          {"cancel", json::object{}},
+          {"requests", json::object{{"tools", json::object{{"call", json::object{}}}}}}};
+    }
+    return caps;
   }
 
   void route_legacy(jsonrpc::request req, std::shared_ptr<detail::request_env> env,
@@ -495,6 +635,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       if (m == "prompts/get" && !gate(srv.has_prompts())) return;
       if (m == "completion/complete" && !gate(srv.has_completions())) return;
       run_async(std::move(req), std::move(env), std::move(respond));
+    } else if (m == "tasks/get" || m == "tasks/result" || m == "tasks/cancel" ||
+               m == "tasks/list") {
+      if (gate(legacy_tasks_enabled(env->version))) legacy_task_method(req, *env, respond);
     } else {
       gate(false);
     }
@@ -526,7 +669,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
     subscribe_session();
     json::object r{{"protocolVersion", negotiated},
-                   {"capabilities", srv.capabilities(era::legacy)},
+                   {"capabilities", capabilities(era::legacy, negotiated)},
                    {"serverInfo", srv.info_wire}};
     if (srv.options.instructions) r["instructions"] = *srv.options.instructions;
     respond(jsonrpc::encode(jsonrpc::response{req.id, std::move(r)}));
@@ -589,11 +732,16 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     json::array out;
     out.reserve(end - offset);
     bool legacy_plain = env.era == era::legacy && !protocol::has_structured_output(env.version);
+    // Tool.execution (task support) exists in 2025-11-25 and in the tasks extension.
+    bool no_execution = env.era == era::legacy && env.version != "2025-11-25";
     for (std::size_t i = offset; i < end; ++i) {
       if constexpr (std::is_same_v<Entry, tool_entry>) {
-        if (legacy_plain && (*items)[i]->wire.contains("outputSchema")) {
-          json::object w = (*items)[i]->wire;
-          w.erase("outputSchema");
+        const auto& wire = (*items)[i]->wire;
+        if ((legacy_plain && wire.contains("outputSchema")) ||
+            (no_execution && wire.contains("execution"))) {
+          json::object w = wire;
+          if (legacy_plain) w.erase("outputSchema");
+          if (no_execution) w.erase("execution");
           out.push_back(std::move(w));
           continue;
         }
@@ -626,6 +774,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       in_flight[key] = env;
     }
     auto self = shared_from_this();
+    if (req.method == "tools/call") {
+      // A tools/call may become a task: its answers go through a redirectable exchange.
+      auto rx = std::make_shared<redirectable_exchange>(respond.target());
+      respond = respond_fn(rx);
+      env->start_task = [self, weak = std::weak_ptr<detail::request_env>(env), rx, req, key] {
+        auto e = weak.lock();
+        return e && self->begin_task(req, e, rx, key);
+      };
+    }
     env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
     env->close_stream = [target = respond.target()] { target->disconnect(); };
     env->call_client = [self, raw = env.get()](const input_request& r) {
@@ -634,12 +791,19 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     boost::asio::post(
         srv.pool, [self, req = std::move(req), env, respond = std::move(respond), key]() mutable {
           self->execute(req, *env, respond);
-          {
-            std::lock_guard lk(self->mu);
-            self->in_flight.erase(key);
-          }
-          self->cv.notify_all();
+          self->leave_in_flight(key, env.get());
         });
+  }
+
+  // The request `env` serves is no longer in flight (done, or now a task).
+  void leave_in_flight(const std::string& key, const detail::request_env* env) {
+    {
+      std::lock_guard lk(mu);
+      auto it = in_flight.find(key);
+      if (it == in_flight.end() || it->second.get() != env) return;
+      in_flight.erase(it);
+    }
+    cv.notify_all();
   }
 
   void execute(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond) {
@@ -686,6 +850,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       else
         complete(req, env, respond);
     } catch (detail::input_required_signal& s) {
+      if (env.task) {
+        park_task(env, std::move(s));
+        return;
+      }
       json::object requests;
       for (auto& [k, r] : s.missing)
         requests[k] = json::object{{"method", r.method}, {"params", std::move(r.params)}};
@@ -739,6 +907,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       respond(error_text(req.id, codes::invalid_params, "Unknown tool: " + std::string(*name)));
       return;
     }
+    if (!env.task && !decide_task(req, env, *tool, respond)) return;
     json::object args;
     if (auto it = params.find("arguments"); it != params.end() && !it->value().is_null()) {
       if (!it->value().is_object()) {
@@ -784,6 +953,276 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (env.era == era::legacy && !protocol::has_structured_output(env.version))
       wire.erase("structuredContent");
     finish_result(env, std::move(wire), false, respond);
+  }
+
+  // ---- tasks -------------------------------------------------------------------
+
+  // Whether this tools/call runs as a task, and when it starts as one. False: an
+  // error was answered.
+  bool decide_task(const jsonrpc::request& req, detail::request_env& env, const tool_entry& tool,
+                   const respond_fn& respond) {
+    const std::string support = tool.definition.task_support.value_or("forbidden");
+    bool supports = support == "optional" || support == "required";
+    bool start_now = false;
+    if (env.era == era::modern) {
+      // Server-directed: a task when the tool supports it and the client declared
+      // the extension (for this request). A legacy `task` param is ignored.
+      if (!tasks_enabled()) return true;
+      bool declared = declares_tasks_extension(env.client_capabilities);
+      if (support == "required" && !declared) {
+        respond(error_text(req.id, codes::missing_required_client_capability,
+                           "Missing required client capability: tool " + tool.definition.name +
+                               " runs only as a task (extension " + std::string(tasks_extension) +
+                               ")",
+                           tasks_extension_required_data()));
+        return false;
+      }
+      env.task_allowed = supports && declared;
+      start_now = env.task_allowed && tool.start == task_start::at_call;
+    } else {
+      // Client-directed: params.task asks for a task (2025-11-25 only).
+      if (!legacy_tasks_enabled(env.version)) return true;
+      auto it = params_of(req).find("task");
+      bool requested = it != params_of(req).end() && !it->value().is_null();
+      if (requested && !it->value().is_object()) {
+        respond(
+            error_text(req.id, codes::invalid_params, "Invalid params: task must be an object"));
+        return false;
+      }
+      if (requested && !supports) {
+        respond(error_text(req.id, codes::method_not_found,
+                           "Method not found: tool " + tool.definition.name +
+                               " does not support task-augmented calls"));
+        return false;
+      }
+      if (!requested && support == "required") {
+        respond(error_text(req.id, codes::method_not_found,
+                           "Method not found: tool " + tool.definition.name +
+                               " must be called as a task (params.task)"));
+        return false;
+      }
+      env.task_allowed = requested;
+      start_now = requested;
+    }
+    if (start_now && !(env.start_task && env.start_task())) {
+      if (env.era == era::modern && support == "optional") return true;  // run synchronously
+      respond(error_text(req.id, codes::internal_error,
+                         "Internal error: too many tasks; try again later"));
+      return false;
+    }
+    return true;
+  }
+
+  // Makes the tools/call that `env` serves a task: CreateTaskResult goes to the
+  // client now, and the rest of the run reports to the task. False when it can't.
+  bool begin_task(const jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
+                  const std::shared_ptr<redirectable_exchange>& rx, const std::string& key) {
+    if (env->task) return true;
+    if (!env->task_allowed) return false;
+    std::optional<std::int64_t> requested_ttl;
+    if (env->era == era::legacy)
+      if (auto task = json::find_object(params_of(req), "task"))
+        requested_ttl = json::find_int(*task, "ttl");
+    bool legacy = env->era == era::legacy;
+    auto t = srv.tasks.create(
+        {srv.options.max_tasks, srv.options.task_ttl, srv.options.task_poll_interval},
+        legacy ? task_owner : std::string(), env->era, requested_ttl);
+    if (!t) return false;
+    // What a modern task needs to run the handler again after tasks/update.
+    t->request = req;
+    if (t->request.params.is_object()) {
+      t->request.params.get_object().erase("requestState");
+      t->request.params.get_object().erase("inputResponses");
+    }
+    t->version = env->version;
+    t->client_capabilities = env->client_capabilities;
+    t->client_info = env->client_info;
+    t->meta = env->meta;
+    if (legacy) {
+      std::weak_ptr<impl> weak = shared_from_this();
+      t->on_status = [weak](json::object task_wire) {
+        if (auto self = weak.lock())
+          self->send(jsonrpc::encode(
+              jsonrpc::notification{"notifications/tasks/status", std::move(task_wire)}));
+      };
+    }
+    env->task = t;
+    srv.tasks.attach(t, env);
+    // A task outlives the request: the connection no longer counts it as in flight
+    // (so closing it, or notifications/cancelled for the request, leave the task alone).
+    leave_in_flight(key, env.get());
+    json::object created;
+    if (legacy) {
+      created = json::object{{"task", srv.tasks.legacy_wire(*t)}};
+    } else {
+      created = srv.tasks.modern_create_wire(*t);
+      created["_meta"] = json::object{{protocol::meta::server_info, srv.info_wire}};
+    }
+    rx->finish_then_redirect(jsonrpc::encode(jsonrpc::response{req.id, std::move(created)}),
+                             make_task_sink(t));
+    return true;
+  }
+
+  std::shared_ptr<exchange> make_task_sink(const std::shared_ptr<task_record>& t) {
+    std::function<void(std::string)> route;
+    if (t->era == era::legacy) {
+      // Related messages (progress, logs, requests for input) carry related-task
+      // metadata and go on the stream of a waiting tasks/result, else the session's.
+      std::weak_ptr<impl> weak = shared_from_this();
+      std::weak_ptr<task_record> wt = t;
+      route = [weak, wt, id = t->id](std::string text) {
+        auto self = weak.lock();
+        auto task = wt.lock();
+        if (!self || !task) return;
+        std::string tagged = with_related_task(text, id);
+        if (auto stream = self->srv.tasks.result_stream(task))
+          stream->send(std::move(tagged));
+        else
+          self->send(std::move(tagged));
+      };
+    }
+    // Modern: nothing to send a task's progress or logs on; they are dropped.
+    return std::make_shared<task_sink>(srv.tasks, t, std::move(route));
+  }
+
+  // A modern task's run asked for input: the task waits for tasks/update.
+  void park_task(detail::request_env& env, detail::input_required_signal s) {
+    json::object requests;
+    for (auto& [k, r] : s.missing)
+      requests[k] = json::object{{"method", r.method}, {"params", std::move(r.params)}};
+    srv.tasks.park_for_input(env.task, std::move(requests), env.provided);
+  }
+
+  // Runs a modern task's handler again with the answers gathered so far.
+  void resume_task(const std::shared_ptr<task_record>& t,
+                   std::map<std::string, json::value> provided) {
+    auto env = std::make_shared<detail::request_env>();
+    env->srv = &srv;
+    env->era = t->era;
+    env->version = t->version;
+    env->client_capabilities = t->client_capabilities;
+    env->client_info = t->client_info;
+    env->meta = t->meta;
+    env->method = t->request.method;
+    env->id = t->request.id;
+    env->provided = std::move(provided);
+    env->resumed = true;
+    env->task = t;
+    env->task_allowed = true;
+    env->start_task = [] { return true; };
+    auto rx = std::make_shared<redirectable_exchange>(make_task_sink(t));
+    env->send = [rx](std::string text) { rx->send(std::move(text)); };
+    env->close_stream = [] {};
+    env->call_client = [](const input_request&) -> plexus::expected<json::value, jsonrpc::error> {
+      return unexpected{jsonrpc::error{codes::internal_error, "no client requests in tasks", {}}};
+    };
+    srv.tasks.attach(t, env);
+    auto self = shared_from_this();
+    boost::asio::post(srv.pool,
+                      [self, t, env, rx] { self->execute(t->request, *env, respond_fn(rx)); });
+  }
+
+  void modern_task_method(const jsonrpc::request& req, detail::request_env& env,
+                          const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    auto id = json::find_string(params, "taskId");
+    if (!id) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: taskId is required"));
+      return;
+    }
+    auto t = srv.tasks.find(*id, "");
+    if (!t) {
+      respond(error_text(req.id, codes::invalid_params, "Unknown task: " + std::string(*id)));
+      return;
+    }
+    if (req.method == "tasks/get") {
+      finish_result(env, srv.tasks.modern_detailed_wire(*t), false, respond);
+    } else if (req.method == "tasks/cancel") {
+      // Cooperative: the handler sees cancelled(); a finished task stays as it is.
+      srv.tasks.cancel(t, "Cancelled by the client");
+      finish_result(env, json::object{}, false, respond);
+    } else {  // tasks/update
+      auto responses = json::find_object(params, "inputResponses");
+      if (!responses) {
+        respond(error_text(req.id, codes::invalid_params,
+                           "Invalid params: inputResponses must be an object"));
+        return;
+      }
+      std::map<std::string, json::value> provided;
+      bool resume = srv.tasks.supply_input(t, *responses, provided);
+      finish_result(env, json::object{}, false, respond);
+      if (resume) resume_task(t, std::move(provided));
+    }
+  }
+
+  void legacy_task_method(const jsonrpc::request& req, detail::request_env& env,
+                          const respond_fn& respond) {
+    const json::object& params = params_of(req);
+    if (req.method == "tasks/list") {
+      std::size_t offset = 0;
+      if (auto it = params.find("cursor"); it != params.end() && !it->value().is_null()) {
+        auto decoded =
+            it->value().is_string() ? decode_cursor(it->value().get_string()) : std::nullopt;
+        if (!decoded) {
+          respond(error_text(req.id, codes::invalid_params, "Invalid params: invalid cursor"));
+          return;
+        }
+        offset = *decoded;
+      }
+      auto all = srv.tasks.list(task_owner);
+      if (offset > all.size()) {
+        respond(error_text(req.id, codes::invalid_params, "Invalid params: invalid cursor"));
+        return;
+      }
+      std::size_t end =
+          std::min(all.size(), offset + std::max<std::size_t>(1, srv.options.page_size));
+      json::array tasks;
+      for (std::size_t i = offset; i < end; ++i) tasks.push_back(srv.tasks.legacy_wire(*all[i]));
+      json::object r{{"tasks", std::move(tasks)}};
+      if (end < all.size()) r["nextCursor"] = encode_cursor(end);
+      finish_result(env, std::move(r), false, respond);
+      return;
+    }
+    auto id = json::find_string(params, "taskId");
+    if (!id) {
+      respond(error_text(req.id, codes::invalid_params, "Invalid params: taskId is required"));
+      return;
+    }
+    auto t = srv.tasks.find(*id, task_owner);
+    if (!t) {
+      respond(error_text(req.id, codes::invalid_params, "Unknown task: " + std::string(*id)));
+      return;
+    }
+    if (req.method == "tasks/get") {
+      finish_result(env, srv.tasks.legacy_wire(*t), false, respond);
+    } else if (req.method == "tasks/cancel") {
+      if (!srv.tasks.cancel(t, "Cancelled by the client")) {
+        respond(error_text(req.id, codes::invalid_params,
+                           "Invalid params: task " + t->id + " is already " +
+                               std::string(to_string(t->status)) + " and cannot be cancelled"));
+        return;
+      }
+      finish_result(env, srv.tasks.legacy_wire(*t), false, respond);
+    } else {  // tasks/result: answers once the task is finished
+      auto request_id = req.id;
+      srv.tasks.when_finished(t, respond.target(), [respond, request_id](const task_record& r) {
+        json::object related{{protocol::meta::related_task, json::object{{"taskId", r.id}}}};
+        if (r.status == task_status::completed && r.result) {
+          json::object result = *r.result;
+          auto& meta = result["_meta"];
+          if (!meta.is_object()) meta.emplace_object();
+          meta.get_object()[protocol::meta::related_task] = json::object{{"taskId", r.id}};
+          respond(jsonrpc::encode(jsonrpc::response{request_id, std::move(result)}));
+        } else if (r.status == task_status::failed && r.error) {
+          respond(error_text(request_id, r.error->code, r.error->message, r.error->data));
+        } else {
+          respond(error_text(request_id, codes::internal_error,
+                             "Task " + r.id + " was cancelled" +
+                                 (r.status_message.empty() ? "" : ": " + r.status_message),
+                             json::object{{"taskId", r.id}, {"status", to_string(r.status)}}));
+        }
+      });
+    }
   }
 
   void read_resource(const jsonrpc::request& req, detail::request_env& env, context& ctx,
@@ -1020,9 +1459,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   void close() {
     std::vector<std::uint64_t> tokens;
     std::map<std::string, std::shared_ptr<pending_client_request>> waiting;
+    bool session;
     {
       std::lock_guard lk(mu);
       if (closed) return;
+      session = initialized;
       closed = true;
       for (auto& [k, env] : in_flight) env->cancelled = true;
       for (auto& [k, t] : listens)
@@ -1033,6 +1474,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       waiting.swap(pending);
     }
     cv.notify_all();
+    // A legacy session's tasks end with it; modern tasks belong to no connection.
+    if (session) srv.tasks.drop_owner(task_owner);
     for (auto t : tokens) srv.bus.unsubscribe(t);
     for (auto& [k, p] : waiting)
       p->promise.set_value(

@@ -109,6 +109,17 @@ const json::object& context::meta() const {
 bool context::cancelled() const {
   return env_.cancelled.load();
 }
+bool context::in_task() const {
+  return env_.task != nullptr;
+}
+std::optional<std::string> context::task_id() const {
+  if (!env_.task) return std::nullopt;
+  return env_.task->id;
+}
+bool context::start_task() {
+  if (env_.task) return true;
+  return env_.start_task && env_.start_task();
+}
 bool context::resumed() const {
   return env_.resumed;
 }

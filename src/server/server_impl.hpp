@@ -5,6 +5,7 @@
 #include "plexus/schema/validator.hpp"
 #include "plexus/server/server.hpp"
 #include "server/request_state.hpp"
+#include "server/tasks.hpp"
 #include "server/uri_template.hpp"
 
 #include <boost/asio/thread_pool.hpp>
@@ -22,6 +23,7 @@ struct tool_entry {
   json::object wire;  // definition.to_json(), computed once
   std::optional<schema::validator> input_validator;
   tool_handler handler;
+  task_start start = task_start::at_call;
 };
 
 struct resource_entry {
@@ -103,6 +105,7 @@ struct server::impl {
   std::mutex completions_mu;
   std::map<std::string, completion_handler> prompt_completions;
   std::map<std::string, completion_handler> resource_completions;
+  task_store tasks;
 
   bool has_tools() const;
   bool has_resources() const;
@@ -140,6 +143,11 @@ struct request_env {
   std::map<std::string, json::value> consumed;  // those the handler used in this run
   bool resumed = false;
   json::value state;
+  // Tasks: the task this run serves (if any); whether this tools/call may become
+  // one; and how it becomes one (answers CreateTaskResult, then reports to the task).
+  std::shared_ptr<task_record> task;
+  bool task_allowed = false;
+  std::function<bool()> start_task;
 };
 
 // Thrown inside a modern handler by `ask` when inputs are missing.

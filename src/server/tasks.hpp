@@ -107,8 +107,12 @@ class task_store {
   bool fail(const std::shared_ptr<task_record>& t, jsonrpc::error error);
   bool cancel(const std::shared_ptr<task_record>& t, std::string message);
   bool set_working(const std::shared_ptr<task_record>& t);
-  bool set_input_required(const std::shared_ptr<task_record>& t, json::object requests,
-                          std::map<std::string, json::value> provided);
+  // Legacy: the running handler waits for the answer to a request it sent.
+  bool set_input_required(const std::shared_ptr<task_record>& t);
+  // Modern: the handler's run ended asking for `requests`; `provided` holds the
+  // answers gathered so far, for the next run.
+  bool park_for_input(const std::shared_ptr<task_record>& t, json::object requests,
+                      std::map<std::string, json::value> provided);
   // Modern tasks/update: records the answers to pending input requests (others
   // are ignored). True when nothing is pending any more and the task should
   // run again (it is then `working`, with `provided` holding every answer).

@@ -1,5 +1,6 @@
 #include "plexus/servers/everything.hpp"
 
+#include "plexus/jsonrpc/message.hpp"
 #include "plexus/server/typed_tool.hpp"
 
 #include <boost/describe.hpp>
@@ -447,6 +448,95 @@ void register_tools(server::server& srv) {
                  auto answers = ctx.ask(std::move(asks));
                  return tool_result::text("Received " + std::to_string(answers.size()) + " inputs");
                });
+
+  // ---- tasks (extension io.modelcontextprotocol/tasks; legacy 2025-11-25) ----
+  auto task_tool = [](std::string name, std::string description, std::string support,
+                      json::object schema = empty_schema()) {
+    protocol::tool t = plain_tool(std::move(name), std::move(description), std::move(schema));
+    t.task_support = std::move(support);
+    return t;
+  };
+  // Sleeps for `seconds`, stopping early when cancelled. True if it slept it all.
+  auto nap = [](context& ctx, double seconds) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      if (ctx.cancelled()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return !ctx.cancelled();
+  };
+  srv.add_tool(plain_tool("greet", "Greets by name; synchronous only (no task support)",
+                          name_schema("name")),
+               [](context&, const json::object& args) {
+                 auto name = json::find_string(args, "name");
+                 return tool_result::text("Hello, " + std::string(*name) + "!");
+               });
+  srv.add_tool(
+      task_tool("slow_compute",
+                "Sleeps `seconds` then reports; runs as a task and stops when cancelled",
+                "optional",
+                {{"type", "object"},
+                 {"properties",
+                  json::object{{"seconds", json::object{{"type", "number"},
+                                                        {"minimum", 0},
+                                                        {"maximum", 600},
+                                                        {"description", "Seconds to compute"}}},
+                               {"label", json::object{{"type", "string"},
+                                                      {"description", "A label for the run"}}}}}}),
+      [nap](context& ctx, const json::object& args) {
+        double seconds = json::find_number(args, "seconds").value_or(1.0);
+        std::string label = "unlabelled";
+        if (auto l = json::find_string(args, "label")) label = std::string(*l);
+        if (!nap(ctx, seconds)) return tool_result::text("slow_compute " + label + ": cancelled");
+        return tool_result::text("slow_compute " + label + ": done after " + number_text(seconds) +
+                                 " s");
+      });
+  srv.add_tool(task_tool("failing_job",
+                         "Runs as a task (required) and reports a tool error after about a second",
+                         "required"),
+               [nap](context& ctx, const json::object&) {
+                 nap(ctx, 1.0);
+                 return tool_result::error("failing_job: the job failed, as it always does");
+               });
+  srv.add_tool(
+      task_tool("protocol_error_job",
+                "Runs as a task and fails with a protocol-level (JSON-RPC) error", "optional"),
+      [nap](context& ctx, const json::object&) -> tool_result {
+        nap(ctx, 0.2);
+        throw protocol_error(jsonrpc::codes::internal_error, "protocol_error_job: the job crashed");
+      });
+  srv.add_tool(
+      task_tool("confirm_delete", "Asks the user to confirm (elicitation), then deletes a file",
+                "optional", name_schema("filename")),
+      [](context& ctx, const json::object& args) {
+        std::string file(*json::find_string(args, "filename"));
+        auto r = ctx.elicit("confirm", "Delete " + file + "?", name_schema("confirm", "boolean"));
+        bool yes = r.accepted() && json::find_bool(r.content, "confirm").value_or(false);
+        return tool_result::text(yes ? "Deleted " + file : "Kept " + file);
+      });
+  srv.add_tool(
+      task_tool("multi_input", "Asks two questions at once (two elicitations), then reports both",
+                "optional"),
+      [](context& ctx, const json::object&) {
+        std::vector<std::pair<std::string, input_request>> asks;
+        asks.emplace_back("name", input::elicit("What is your name?", name_schema("name")));
+        asks.emplace_back("confirm", input::elicit("Proceed?", name_schema("confirm", "boolean")));
+        auto answers = ctx.ask(std::move(asks));
+        return tool_result::text("Received: " +
+                                 json::dump(json::object(answers.begin(), answers.end())));
+      });
+  srv.add_tool(
+      task_tool("test_tool_with_task",
+                "Asks the user's name (MRTR), then finishes the work as a task", "required"),
+      [nap](context& ctx, const json::object&) {
+        auto r = ctx.elicit("user_name", "What is your name?", name_schema("name"));
+        auto name = json::find_string(r.content, "name");
+        std::string who = name ? std::string(*name) : "stranger";
+        ctx.start_task();  // the client gets a CreateTaskResult; the rest runs as a task
+        nap(ctx, 0.2);
+        return tool_result::text("Hello, " + who + "! (finished as a task)");
+      },
+      task_start::by_handler);
 }
 
 void register_resources(server::server& srv) {

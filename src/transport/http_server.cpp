@@ -23,6 +23,7 @@
 #include <csignal>
 #include <filesystem>
 #include <ranges>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -166,6 +167,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   std::mutex sessions_mu;
   std::unordered_map<std::string, std::shared_ptr<legacy_session>> sessions;
+  // Engine connections of modern requests being served: cancelled when the
+  // shutdown grace period ends (their coroutines never resume once I/O stops).
+  std::mutex modern_mu;
+  std::set<std::shared_ptr<server::connection>> modern_in_flight;
 
   // ---- lifecycle ------------------------------------------------------------
 
@@ -217,6 +222,12 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     auto deadline = std::chrono::steady_clock::now() + grace;
     while (in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(10ms);
+    std::vector<std::shared_ptr<server::connection>> modern;
+    {
+      std::lock_guard lk(modern_mu);
+      modern.assign(modern_in_flight.begin(), modern_in_flight.end());
+    }
+    for (auto& c : modern) c->close();  // cancels what outlived the grace period
     std::vector<std::shared_ptr<legacy_session>> all;
     {
       std::lock_guard lk(sessions_mu);
@@ -401,6 +412,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         else if (ec == http::error::header_limit)
           co_await write_plain(stream, 11, http::status::request_header_fields_too_large,
                                error_body(-32600, "Request headers too large"), false);
+        else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message)
+          // The bytes are not HTTP (RFC 9112 §2.2: answer 400, then close).
+          co_await write_plain(stream, 11, http::status::bad_request,
+                               error_body(-32600, "Malformed HTTP request"), false);
         else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
                  ec != net::error::eof && ec != net::error::connection_reset &&
                  ec != net::error::operation_aborted && n > 0)
@@ -503,7 +519,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   template <class Stream>
   awaitable<bool> pump_sse(Stream& stream, std::shared_ptr<response_stream> rs, std::uint64_t after,
                            bool with_ids, bool cancel_on_close,
-                           const std::function<void()>& on_client_gone) {
+                           const std::function<void()>& on_client_gone,
+                           bool allow_disconnect = false) {
     auto ex = co_await net::this_coro::executor;
     auto wake = std::make_shared<wakeup>(ex);
     rs->attach(wake->notifier());
@@ -546,7 +563,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         break;
       }
       if (gone->load() || b.overflowed || stopping) break;
-      if (b.disconnect) break;  // SEP-1699: close now, the client resumes with Last-Event-ID
+      // SEP-1699: close now, the client resumes with Last-Event-ID (2025-11-25 sessions;
+      // older clients do not resume, so their streams stay open).
+      if (b.disconnect && allow_disconnect) break;
       bool woke = co_await wake->wait(opts.keepalive_interval);
       if (!woke && !gone->load() && !co_await write_chunk(stream, ": keepalive\n\n"))
         gone->store(true);
@@ -772,10 +791,18 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       d.messages.push_back(std::move(*m));
     else
       d.errors.push_back(std::get<jsonrpc::error_response>(parsed));
+    {
+      std::lock_guard lk(modern_mu);
+      modern_in_flight.insert(conn);
+    }
     conn->receive(std::move(d), rs);
     std::function<void()> on_gone = [conn] { conn->close(); };
     bool keep = co_await answer(stream, req, rs, /*modern=*/true, headers_t{}, false, on_gone);
     conn->close();
+    {
+      std::lock_guard lk(modern_mu);
+      modern_in_flight.erase(conn);
+    }
     co_return keep;
   }
 
@@ -928,7 +955,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                           "-0\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
       if (!co_await write_chunk(stream, prime)) co_return false;
     }
-    bool reusable = co_await pump_sse(stream, rs, 0, true, false, nullptr);
+    // SEP-1699: the handler asked to close the stream; everything after the
+    // priming event waits in the stream for a GET with Last-Event-ID.
+    if (first.disconnect && priming_capable) co_return false;
+    bool reusable = co_await pump_sse(stream, rs, 0, true, false, nullptr, priming_capable);
     co_return reusable&& req.keep_alive();
   }
 
@@ -981,7 +1011,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                           "\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
       ok = co_await write_chunk(stream, prime);
     }
-    bool reusable = ok && co_await pump_sse(stream, rs, after, true, false, nullptr);
+    bool reusable = ok && co_await pump_sse(stream, rs, after, true, false, nullptr,
+                                            session->conn->protocol_version() == "2025-11-25");
     --session->busy;
     session->touch();
     co_return reusable&& req.keep_alive();

@@ -30,6 +30,9 @@ void response_stream::no_reply() {
 }
 
 void response_stream::disconnect() {
+  // Only a resumable stream can be closed mid-request: the client gets the rest
+  // by resuming. Closing any other stream would lose the answer.
+  if (!resumable_) return;
   std::unique_lock lk(mu_);
   disconnect_ = true;
   wake(lk);
@@ -38,7 +41,6 @@ void response_stream::disconnect() {
 void response_stream::attach(std::function<void()> waker) {
   std::unique_lock lk(mu_);
   waker_ = std::move(waker);
-  disconnect_ = false;
   wake(lk);
 }
 
@@ -61,6 +63,7 @@ response_stream::batch response_stream::poll(std::uint64_t after) {
   b.accepted = accepted_;
   b.finished = finished_;
   b.disconnect = disconnect_;
+  disconnect_ = false;  // a close request is acted on once, by the writer that sees it
   b.overflowed = overflowed_;
   return b;
 }

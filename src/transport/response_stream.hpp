@@ -30,7 +30,7 @@ class response_stream : public server::exchange, public server::outbound {
     std::vector<event> events;
     bool accepted = false;    // no_reply(): nothing to say (HTTP 202)
     bool finished = false;    // the final event is in `events` or was delivered before
-    bool disconnect = false;  // the handler asked to close the stream
+    bool disconnect = false;  // the handler asked to close the stream (reported once)
     bool overflowed = false;  // a live reader fell too far behind
   };
 

@@ -11,6 +11,12 @@
 // the same `ask` calls now return immediately. Handlers must therefore be
 // deterministic up to their `ask` calls, and name each input with a stable key.
 //
+// Inside a task the same call works too. Modern task: `ask` parks the task in
+// `input_required` with the inputs as its inputRequests; tasks/update supplies
+// the answers and the handler runs again from the top (the same rule applies).
+// Legacy task: the requests carry related-task metadata and the task reports
+// `input_required` while they wait for answers.
+//
 // Thread-safety: a context belongs to one request; use it from the handler's
 // thread (progress/log may also be called from threads the handler starts).
 #pragma once
@@ -128,6 +134,18 @@ class context {
   // ending the request (SSE polling, SEP-1699): the client reconnects and gets
   // the rest. A no-op on transports without response streams.
   void close_stream();
+
+  // Tasks. True while this handler runs as a task.
+  bool in_task() const;
+  // The task's id while running as one.
+  std::optional<std::string> task_id() const;
+  // Turns the rest of this tools/call into a task: the client gets a
+  // CreateTaskResult now and this handler keeps running; its result reaches the
+  // client through tasks/get (modern) or tasks/result (legacy). For tools
+  // registered with task_start::by_handler, e.g. after gathering input with MRTR.
+  // True when this run is a task (already, or now); false when the client cannot
+  // take one for this call, and the handler goes on synchronously.
+  bool start_task();
 
   // Modern era: true when this run resumes an InputRequiredResult with a valid requestState.
   bool resumed() const;

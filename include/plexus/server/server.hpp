@@ -77,6 +77,25 @@ struct server_options {
   bool enable_tools = false, enable_resources = false, enable_prompts = false;
   bool enable_logging = true;
   bool enable_completions = false;
+  // Tasks: the modern extension io.modelcontextprotocol/tasks (advertised under
+  // capabilities.extensions) and legacy 2025-11-25 tasks (capabilities.tasks).
+  bool enable_tasks = true;
+  std::size_t max_tasks = 1000;  // kept at once; the oldest finished ones are evicted first
+  // How long a task (and its result) is kept after creation; also the largest
+  // TTL a legacy client may request. A task still running then is cancelled.
+  std::chrono::milliseconds task_ttl{std::chrono::hours(1)};
+  std::chrono::milliseconds task_poll_interval{500};  // suggested to pollers
+};
+
+// How a tool that supports tasks (protocol::tool::task_support "optional" or
+// "required") becomes one when the client can take a task.
+enum class task_start {
+  // The engine answers CreateTaskResult before the handler runs (legacy
+  // task-augmented calls always start this way).
+  at_call,
+  // The handler runs synchronously, and may gather input with MRTR, until it
+  // calls context::start_task() (modern era).
+  by_handler,
 };
 
 class server {
@@ -88,6 +107,9 @@ class server {
 
   // Dynamic tools: the caller provides the schema (used by proxies and the gateway).
   void add_tool(protocol::tool definition, tool_handler handler);
+  // A tool whose definition.task_support is "optional" or "required", started as a task per
+  // `start`.
+  void add_tool(protocol::tool definition, tool_handler handler, task_start start);
   bool remove_tool(std::string_view name);
 
   void add_resource(protocol::resource definition, resource_reader reader);

@@ -1,0 +1,132 @@
+// plexus::client::client — an MCP client for one server, in either protocol era.
+//
+// connect() finds the era as the spec says: it probes with `server/discover`
+// (modern envelope); a DiscoverResult or a recognised modern error means
+// 2026-07-28 (a -32022 picks a version from `supported`), anything else falls
+// back to `initialize`. Every later request carries what its era needs: the
+// per-request `_meta` (modern) or the session (legacy).
+//
+// Input from the application: the same handlers answer MRTR input requests
+// (modern: the client retries with `inputResponses` and the byte-exact
+// `requestState`, on a new id) and legacy server-to-client requests
+// (sampling/createMessage, elicitation/create, roots/list).
+//
+// Thread-safety: every member function may be called from any thread; many
+// requests may be in flight at once. Handlers run on a client thread (one per
+// inbound request), never on the transport's reader.
+#pragma once
+
+#include "plexus/client/transport.hpp"
+#include "plexus/core/expected.hpp"
+#include "plexus/protocol/types.hpp"
+#include "plexus/protocol/versions.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plexus::client {
+
+struct error {
+  enum kind_t { protocol, transport, timeout, cancelled, closed, invalid_response } kind = protocol;
+  int code = 0;  // the server's JSON-RPC code, for protocol errors
+  std::string message;
+  std::optional<json::value> data;
+  // "error -32602: Unknown tool: x" / "timed out after 60 s" / …
+  std::string describe() const;
+};
+
+template <class T>
+using result = plexus::expected<T, error>;
+
+// Answers to what a server asks for. Each returns the result object of the
+// request (ElicitResult, CreateMessageResult, ListRootsResult) or an error.
+struct input_handlers {
+  std::function<result<json::object>(const json::object& params)> elicitation;
+  std::function<result<json::object>(const json::object& params)> sampling;
+  std::function<result<json::object>(const json::object& params)> roots;
+};
+
+enum class version_mode { auto_detect, legacy_only, modern_only };
+
+struct client_options {
+  protocol::implementation info{.name = "plexus-client", .version = PLEXUS_VERSION};
+  input_handlers handlers;
+  version_mode mode = version_mode::auto_detect;
+  std::string legacy_version = std::string(protocol::latest_legacy_version);
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+  // Progress resets the timeout, but never beyond this since the request started.
+  std::chrono::milliseconds max_request_timeout{std::chrono::minutes(10)};
+  std::chrono::milliseconds probe_timeout{std::chrono::seconds(5)};
+  int max_input_rounds = 16;
+  // Notifications that are not tied to a request (list_changed, updated, logs, …).
+  std::function<void(const std::string& method, const json::object& params)> on_notification;
+};
+
+// Cancels a request from another thread.
+class cancellation {
+ public:
+  void cancel() { flag_.store(true); }
+  bool cancelled() const { return flag_.load(); }
+
+ private:
+  std::atomic<bool> flag_{false};
+};
+
+struct request_options {
+  // Called with each notifications/progress params of this request.
+  std::function<void(const json::object& progress)> on_progress;
+  // Called with each notifications/message params of this request (modern: asks for logs).
+  std::function<void(const json::object& log)> on_log;
+  std::optional<protocol::logging_level> log_level;
+  std::optional<std::chrono::milliseconds> timeout;
+  std::shared_ptr<cancellation> cancel;
+  json::object meta;  // extra _meta (e.g. traceparent)
+};
+
+class client {
+ public:
+  // Starts the transport and finds the era. Errors say what the server did.
+  static result<std::unique_ptr<client>> connect(std::unique_ptr<client_transport> transport,
+                                                 client_options options);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  protocol::era era() const;
+  const std::string& protocol_version() const;
+  const json::object& server_capabilities() const;
+  const json::object& server_info() const;
+  const std::optional<std::string>& instructions() const;
+
+  // Any request; handles the era envelope, MRTR rounds, progress, timeouts, cancellation.
+  result<json::object> request(const std::string& method, json::object params = {},
+                               const request_options& options = {});
+  result<std::vector<json::object>> list_tools();  // every page
+  result<std::vector<json::object>> list_resources();
+  result<std::vector<json::object>> list_resource_templates();
+  result<std::vector<json::object>> list_prompts();
+  result<json::object> call_tool(const std::string& name, json::object arguments = {},
+                                 const request_options& options = {});
+  result<json::object> read_resource(const std::string& uri, const request_options& options = {});
+  result<json::object> get_prompt(const std::string& name,
+                                  const std::map<std::string, std::string>& arguments = {},
+                                  const request_options& options = {});
+  result<json::object> ping();
+
+  // Closes the transport; requests in flight fail with error::closed.
+  void close();
+
+  struct impl;
+
+ private:
+  explicit client(std::shared_ptr<impl> i) : impl_(std::move(i)) {}
+  std::shared_ptr<impl> impl_;
+};
+
+}  // namespace plexus::client

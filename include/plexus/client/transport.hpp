@@ -1,0 +1,60 @@
+// Client-side transports: how a client's messages reach a server and how the
+// server's messages come back. A transport delivers every inbound message
+// (responses, notifications, server-to-client requests) to one callback; the
+// client session correlates them.
+// Thread-safety: send() may be called from any thread; the inbound callback is
+// called from the transport's own thread(s).
+#pragma once
+
+#include "plexus/json/json.hpp"
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace plexus::client {
+
+// Why a transport failed: a clear sentence for people and logs.
+struct transport_error {
+  std::string message;
+  int http_status = 0;  // when an HTTP answer was the cause
+  std::optional<json::value> body;
+};
+
+class client_transport {
+ public:
+  using inbound = std::function<void(const json::value& message)>;
+  using closed = std::function<void(const std::string& why)>;
+  virtual ~client_transport() = default;
+
+  // Starts delivering inbound messages (and closure) to the callbacks.
+  virtual void start(inbound on_message, closed on_closed) = 0;
+  // Sends one message. For request/response transports (HTTP) the answer and
+  // related messages also arrive through `on_message`. `method` and `name`
+  // feed transport metadata (HTTP headers); empty for responses.
+  virtual std::optional<transport_error> send(const json::object& message) = 0;
+  // Closes the transport (stdio: close stdin, then SIGTERM, then SIGKILL).
+  virtual void close() = 0;
+  // A short description for errors ("stdio: node server.js", "http://host/mcp").
+  virtual std::string describe() const = 0;
+};
+
+struct process_spec {
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;  // added to the inherited environment
+  std::string working_directory;
+  std::size_t max_message_bytes = 16 * 1024 * 1024;
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(2)};
+};
+
+// Spawns the server as a child process and speaks newline-delimited JSON-RPC on
+// its stdin/stdout; its stderr is forwarded to the log. Throws std::runtime_error
+// when the process cannot be started.
+std::unique_ptr<client_transport> make_stdio_transport(process_spec spec);
+
+}  // namespace plexus::client

@@ -1,0 +1,547 @@
+#include "plexus/client/client.hpp"
+
+#include "plexus/jsonrpc/message.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace plexus::client {
+
+namespace codes = jsonrpc::codes;
+using namespace std::chrono_literals;
+
+std::string error::describe() const {
+  switch (kind) {
+    case protocol:
+      return "error " + std::to_string(code) + ": " + message;
+    case transport:
+      return "transport: " + message;
+    case timeout:
+      return "timed out: " + message;
+    case cancelled:
+      return "cancelled";
+    case closed:
+      return "connection closed: " + message;
+    case invalid_response:
+      return "invalid response: " + message;
+  }
+  return message;
+}
+
+namespace {
+
+struct pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<json::object> answer;  // the whole response message
+  std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  std::function<void(const json::object&)> on_progress;
+  std::function<void(const json::object&)> on_log;
+};
+
+error make_error(error::kind_t kind, std::string message) {
+  error e;
+  e.kind = kind;
+  e.message = std::move(message);
+  return e;
+}
+
+}  // namespace
+
+struct client::impl : std::enable_shared_from_this<client::impl> {
+  std::unique_ptr<client_transport> transport;
+  client_options opts;
+  protocol::era era = protocol::era::legacy;
+  std::string version;
+  json::object server_caps;
+  json::object server_info;
+  std::optional<std::string> instructions;
+
+  std::mutex mu;
+  std::int64_t next_id = 1;
+  std::map<std::string, std::shared_ptr<pending>> waiting;            // by request id
+  std::map<std::string, std::shared_ptr<pending>> by_progress_token;  // by token
+  bool closed = false;
+  std::string closed_why;
+  std::vector<std::thread> handler_threads;
+
+  // ---- inbound -------------------------------------------------------------
+
+  void on_message(const json::value& v) {
+    if (v.is_array()) {  // a 2025-03-26 batch answer
+      for (const auto& item : v.get_array()) on_message(item);
+      return;
+    }
+    if (!v.is_object()) return;
+    const auto& o = v.get_object();
+    auto method = json::find_string(o, "method");
+    auto id_it = o.find("id");
+    if (!method && id_it != o.end()) {  // a response
+      std::shared_ptr<pending> p;
+      {
+        std::lock_guard lk(mu);
+        auto it = waiting.find(json::dump(id_it->value()));
+        if (it == waiting.end()) return;  // late answer to a cancelled request
+        p = it->second;
+      }
+      std::lock_guard lk(p->mu);
+      p->answer = o;
+      p->cv.notify_all();
+      return;
+    }
+    if (!method) return;
+    const json::object empty;
+    const json::object& params =
+        o.contains("params") && o.at("params").is_object() ? o.at("params").get_object() : empty;
+    if (id_it != o.end()) {  // a server-to-client request (legacy)
+      answer_server_request(std::string(*method), params, id_it->value());
+      return;
+    }
+    if (*method == "notifications/progress") {
+      auto tok = params.find("progressToken");
+      if (tok == params.end()) return;
+      std::shared_ptr<pending> p;
+      {
+        std::lock_guard lk(mu);
+        auto it = by_progress_token.find(json::dump(tok->value()));
+        if (it != by_progress_token.end()) p = it->second;
+      }
+      if (!p) return;
+      {
+        std::lock_guard lk(p->mu);
+        p->last_activity = std::chrono::steady_clock::now();
+      }
+      if (p->on_progress) p->on_progress(params);
+      return;
+    }
+    if (*method == "notifications/message") {
+      // Logs of a modern request arrive on its own stream; legacy logs are session-wide.
+      if (opts.on_notification) opts.on_notification(std::string(*method), params);
+      return;
+    }
+    if (opts.on_notification) opts.on_notification(std::string(*method), params);
+  }
+
+  result<json::object> run_handler(const std::string& method, const json::object& params) {
+    const auto& h = opts.handlers;
+    if (method == "elicitation/create" && h.elicitation) return h.elicitation(params);
+    if (method == "sampling/createMessage" && h.sampling) return h.sampling(params);
+    if (method == "roots/list" && h.roots) return h.roots(params);
+    if (method == "ping") return json::object{};
+    error e;
+    e.code = codes::method_not_found;
+    e.message = "Method not found: " + method;
+    return unexpected{e};
+  }
+
+  void answer_server_request(std::string method, json::object params, json::value id) {
+    // Handlers may wait for a person: never on the transport's reader thread.
+    auto self = shared_from_this();
+    std::lock_guard lk(mu);
+    handler_threads.emplace_back(
+        [self, method = std::move(method), params = std::move(params), id = std::move(id)] {
+          auto r = self->run_handler(method, params);
+          json::object reply{{"jsonrpc", "2.0"}, {"id", id}};
+          if (r)
+            reply["result"] = std::move(*r);
+          else
+            reply["error"] = json::object{{"code", r.error().code ? r.error().code : -32603},
+                                          {"message", r.error().message}};
+          self->transport->send(reply);
+        });
+  }
+
+  void on_closed(const std::string& why) {
+    std::vector<std::shared_ptr<pending>> all;
+    {
+      std::lock_guard lk(mu);
+      closed = true;
+      closed_why = why;
+      for (auto& [k, p] : waiting) all.push_back(p);
+    }
+    for (auto& p : all) p->cv.notify_all();
+  }
+
+  // ---- outbound ------------------------------------------------------------
+
+  json::object client_capabilities() const {
+    json::object caps;
+    if (opts.handlers.elicitation)
+      caps["elicitation"] = json::object{{"form", json::object{}}, {"url", json::object{}}};
+    if (opts.handlers.sampling) caps["sampling"] = json::object{};
+    if (opts.handlers.roots)
+      caps["roots"] =
+          era == protocol::era::legacy ? json::object{{"listChanged", true}} : json::object{};
+    return caps;
+  }
+
+  void add_envelope(json::object& params, const request_options& ro) {
+    if (era != protocol::era::modern) {
+      if (!ro.meta.empty()) {
+        json::object& meta = params["_meta"].emplace_object();
+        for (const auto& kv : ro.meta) meta[kv.key()] = kv.value();
+      }
+      return;
+    }
+    json::object meta;
+    if (auto it = params.find("_meta"); it != params.end() && it->value().is_object())
+      meta = it->value().get_object();
+    for (const auto& kv : ro.meta) meta[kv.key()] = kv.value();
+    meta[protocol::meta::protocol_version] = version;
+    meta[protocol::meta::client_capabilities] = client_capabilities();
+    meta[protocol::meta::client_info] = opts.info.to_json();
+    if (ro.log_level) meta[protocol::meta::log_level] = protocol::to_string(*ro.log_level);
+    params["_meta"] = std::move(meta);
+  }
+
+  // One JSON-RPC exchange: send, wait (timeout reset by progress), cancel.
+  result<json::object> exchange(const std::string& method, json::object params,
+                                const request_options& ro) {
+    auto p = std::make_shared<pending>();
+    p->on_progress = ro.on_progress;
+    p->on_log = ro.on_log;
+    std::int64_t id;
+    std::string key, token_key;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return unexpected{make_error(error::closed, closed_why)};
+      id = next_id++;
+      key = json::dump(json::value(id));
+      waiting[key] = p;
+      if (ro.on_progress) {
+        token_key = key;
+        by_progress_token[token_key] = p;
+      }
+    }
+    if (ro.on_progress) {
+      json::object& meta = params["_meta"].is_object() ? params["_meta"].get_object()
+                                                       : params["_meta"].emplace_object();
+      meta[protocol::meta::progress_token] = id;
+    }
+    auto cleanup = [&] {
+      std::lock_guard lk(mu);
+      waiting.erase(key);
+      if (!token_key.empty()) by_progress_token.erase(token_key);
+    };
+    json::object msg{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
+    if (auto err = transport->send(msg)) {
+      cleanup();
+      error e = make_error(error::transport, err->message);
+      e.code = err->http_status;
+      if (err->body) e.data = err->body;
+      // A JSON-RPC error carried by an HTTP error status is the server's answer.
+      if (err->body && err->body->is_object())
+        if (auto eo = json::find_object(err->body->get_object(), "error")) {
+          e.kind = error::protocol;
+          e.code = static_cast<int>(json::find_int(*eo, "code").value_or(0));
+          if (auto m = json::find_string(*eo, "message")) e.message = std::string(*m);
+          if (auto d = eo->find("data"); d != eo->end()) e.data = d->value();
+        }
+      return unexpected{e};
+    }
+    auto timeout = ro.timeout.value_or(opts.request_timeout);
+    auto started = std::chrono::steady_clock::now();
+    std::unique_lock lk(p->mu);
+    for (;;) {
+      if (p->answer) break;
+      bool is_closed;
+      {
+        std::lock_guard g(mu);
+        is_closed = closed;
+      }
+      if (is_closed) {
+        lk.unlock();
+        cleanup();
+        return unexpected{make_error(error::closed, closed_why)};
+      }
+      auto now = std::chrono::steady_clock::now();
+      bool cancelled = ro.cancel && ro.cancel->cancelled();
+      bool timed_out = now - p->last_activity > timeout || now - started > opts.max_request_timeout;
+      if (cancelled || timed_out) {
+        lk.unlock();
+        cleanup();
+        transport->send(json::object{
+            {"jsonrpc", "2.0"},
+            {"method", "notifications/cancelled"},
+            {"params",
+             json::object{{"requestId", id},
+                          {"reason", cancelled ? "cancelled by the client" : "timed out"}}}});
+        if (cancelled) return unexpected{make_error(error::cancelled, "cancelled")};
+        return unexpected{make_error(
+            error::timeout,
+            method + " after " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::seconds>(now - started).count()) +
+                " s")};
+      }
+      p->cv.wait_for(lk, 50ms);
+    }
+    json::object answer = std::move(*p->answer);
+    lk.unlock();
+    cleanup();
+    if (auto e = json::find_object(answer, "error")) {
+      error err;
+      err.kind = error::protocol;
+      err.code = static_cast<int>(json::find_int(*e, "code").value_or(0));
+      if (auto m = json::find_string(*e, "message")) err.message = std::string(*m);
+      if (auto d = e->find("data"); d != e->end()) err.data = d->value();
+      return unexpected{err};
+    }
+    auto r = answer.find("result");
+    if (r == answer.end() || !r->value().is_object())
+      return unexpected{make_error(error::invalid_response, "the result is not an object")};
+    return r->value().get_object();
+  }
+
+  // Fulfils MRTR input requests through the application's handlers.
+  result<json::object> fulfil(const json::object& input_requests) {
+    json::object responses;
+    for (const auto& kv : input_requests) {
+      if (!kv.value().is_object())
+        return unexpected{make_error(error::invalid_response, "an input request is not an object")};
+      const auto& ir = kv.value().get_object();
+      auto m = json::find_string(ir, "method");
+      if (!m)
+        return unexpected{make_error(error::invalid_response, "an input request has no method")};
+      const json::object empty;
+      auto params = json::find_object(ir, "params");
+      auto r = run_handler(std::string(*m), params ? *params : empty);
+      if (!r) return unexpected{r.error()};
+      responses[kv.key()] = std::move(*r);
+    }
+    return responses;
+  }
+
+  result<json::object> request(const std::string& method, json::object params,
+                               const request_options& ro) {
+    add_envelope(params, ro);
+    for (int round = 0;; ++round) {
+      auto r = exchange(method, params, ro);
+      if (!r && era == protocol::era::modern && r.error().kind == error::protocol &&
+          r.error().code == codes::unsupported_protocol_version && round == 0) {
+        // Retry once with a version both sides support.
+        if (!adopt_supported(r.error())) return r;
+        add_envelope(params, ro);
+        continue;
+      }
+      if (!r) return r;
+      auto rt = json::find_string(*r, "resultType");
+      if (!rt || *rt == "complete") return r;
+      if (*rt != "input_required" || era != protocol::era::modern) {
+        if (*rt == "task") return r;  // a task handle: the caller polls tasks/get
+        return unexpected{
+            make_error(error::invalid_response, "unknown resultType \"" + std::string(*rt) + "\"")};
+      }
+      if (round + 1 >= opts.max_input_rounds)
+        return unexpected{make_error(error::invalid_response, "too many input rounds")};
+      // MRTR: answer, then retry on a new id with inputResponses and the exact state.
+      params.erase("inputResponses");
+      params.erase("requestState");
+      if (auto reqs = json::find_object(*r, "inputRequests")) {
+        auto responses = fulfil(*reqs);
+        if (!responses) return unexpected{responses.error()};
+        params["inputResponses"] = std::move(*responses);
+      }
+      if (auto st = r->find("requestState"); st != r->end()) params["requestState"] = st->value();
+    }
+  }
+
+  bool adopt_supported(const error& e) {
+    if (!e.data || !e.data->is_object()) return false;
+    auto supported = json::find_array(e.data->get_object(), "supported");
+    if (!supported) return false;
+    for (const auto& v : *supported)
+      if (v.is_string() && protocol::is_modern_version(v.get_string()) &&
+          v.get_string() != version) {
+        version = std::string(v.get_string());
+        return true;
+      }
+    return false;
+  }
+
+  // ---- connecting ------------------------------------------------------------
+
+  result<void*> probe_modern() {
+    era = protocol::era::modern;
+    version = std::string(protocol::latest_modern_version);
+    request_options ro;
+    ro.timeout = opts.probe_timeout;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      json::object params;
+      add_envelope(params, ro);
+      auto r = exchange("server/discover", params, ro);
+      if (r) {
+        if (auto c = json::find_object(*r, "capabilities")) server_caps = *c;
+        if (auto m = json::find_object(*r, "_meta"))
+          if (auto si = json::find_object(*m, protocol::meta::server_info)) server_info = *si;
+        if (auto i = json::find_string(*r, "instructions")) instructions = std::string(*i);
+        return nullptr;
+      }
+      const auto& e = r.error();
+      if (e.kind == error::protocol && e.code == codes::unsupported_protocol_version &&
+          adopt_supported(e))
+        continue;  // a modern server that prefers another modern version
+      return unexpected{e};
+    }
+    return unexpected{make_error(error::protocol, "no mutually supported modern version")};
+  }
+
+  result<void*> initialize() {
+    era = protocol::era::legacy;
+    version = opts.legacy_version;
+    json::object params{{"protocolVersion", version},
+                        {"capabilities", client_capabilities()},
+                        {"clientInfo", opts.info.to_json()}};
+    auto r = exchange("initialize", params, {});
+    if (!r) return unexpected{r.error()};
+    auto v = json::find_string(*r, "protocolVersion");
+    if (!v || !protocol::is_legacy_version(*v))
+      return unexpected{
+          make_error(error::invalid_response,
+                     "the server answered initialize with an unsupported protocol version " +
+                         (v ? std::string(*v) : std::string("(none)")))};
+    version = std::string(*v);
+    if (auto c = json::find_object(*r, "capabilities")) server_caps = *c;
+    if (auto s = json::find_object(*r, "serverInfo")) server_info = *s;
+    if (auto i = json::find_string(*r, "instructions")) instructions = std::string(*i);
+    transport->send(json::object{{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}});
+    return nullptr;
+  }
+
+  result<void*> connect() {
+    if (opts.mode == version_mode::legacy_only) return initialize();
+    auto probed = probe_modern();
+    if (probed) return probed;
+    const auto& e = probed.error();
+    if (opts.mode == version_mode::modern_only) return probed;
+    // Recognised modern errors mean a modern server: no fallback (per the spec).
+    if (e.kind == error::protocol &&
+        (e.code == codes::header_mismatch || e.code == codes::missing_required_client_capability))
+      return probed;
+    if (e.kind == error::closed) return probed;
+    spdlog::debug("{}: server/discover failed ({}); falling back to initialize",
+                  transport->describe(), e.describe());
+    return initialize();
+  }
+
+  result<std::vector<json::object>> list_all(const std::string& method, const std::string& field) {
+    std::vector<json::object> out;
+    std::optional<std::string> cursor;
+    for (int page = 0; page < 10'000; ++page) {
+      json::object params;
+      if (cursor) params["cursor"] = *cursor;
+      auto r = request(method, params, {});
+      if (!r) return unexpected{r.error()};
+      if (auto items = json::find_array(*r, field))
+        for (const auto& i : *items)
+          if (i.is_object()) out.push_back(i.get_object());
+      auto next = json::find_string(*r, "nextCursor");
+      if (!next) return out;
+      cursor = std::string(*next);
+    }
+    return unexpected{make_error(error::invalid_response, "endless pagination")};
+  }
+
+  void shutdown() {
+    transport->close();
+    on_closed("closed by the client");
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lk(mu);
+      threads.swap(handler_threads);
+    }
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+};
+
+result<std::unique_ptr<client>> client::connect(std::unique_ptr<client_transport> transport,
+                                                client_options options) {
+  auto i = std::make_shared<impl>();
+  i->transport = std::move(transport);
+  i->opts = std::move(options);
+  std::weak_ptr<impl> weak = i;
+  i->transport->start(
+      [weak](const json::value& v) {
+        if (auto s = weak.lock()) s->on_message(v);
+      },
+      [weak](const std::string& why) {
+        if (auto s = weak.lock()) s->on_closed(why);
+      });
+  auto r = i->connect();
+  if (!r) {
+    i->shutdown();
+    return unexpected{r.error()};
+  }
+  return std::unique_ptr<client>(new client(std::move(i)));
+}
+
+client::~client() {
+  close();
+}
+
+void client::close() {
+  impl_->shutdown();
+}
+
+protocol::era client::era() const {
+  return impl_->era;
+}
+const std::string& client::protocol_version() const {
+  return impl_->version;
+}
+const json::object& client::server_capabilities() const {
+  return impl_->server_caps;
+}
+const json::object& client::server_info() const {
+  return impl_->server_info;
+}
+const std::optional<std::string>& client::instructions() const {
+  return impl_->instructions;
+}
+
+result<json::object> client::request(const std::string& method, json::object params,
+                                     const request_options& options) {
+  return impl_->request(method, std::move(params), options);
+}
+
+result<std::vector<json::object>> client::list_tools() {
+  return impl_->list_all("tools/list", "tools");
+}
+result<std::vector<json::object>> client::list_resources() {
+  return impl_->list_all("resources/list", "resources");
+}
+result<std::vector<json::object>> client::list_resource_templates() {
+  return impl_->list_all("resources/templates/list", "resourceTemplates");
+}
+result<std::vector<json::object>> client::list_prompts() {
+  return impl_->list_all("prompts/list", "prompts");
+}
+
+result<json::object> client::call_tool(const std::string& name, json::object arguments,
+                                       const request_options& options) {
+  return impl_->request("tools/call", {{"name", name}, {"arguments", std::move(arguments)}},
+                        options);
+}
+
+result<json::object> client::read_resource(const std::string& uri, const request_options& options) {
+  return impl_->request("resources/read", {{"uri", uri}}, options);
+}
+
+result<json::object> client::get_prompt(const std::string& name,
+                                        const std::map<std::string, std::string>& arguments,
+                                        const request_options& options) {
+  json::object args;
+  for (const auto& [k, v] : arguments) args[k] = v;
+  return impl_->request("prompts/get", {{"name", name}, {"arguments", std::move(args)}}, options);
+}
+
+result<json::object> client::ping() {
+  if (impl_->era == protocol::era::modern) return impl_->request("server/discover", {}, {});
+  return impl_->request("ping", {}, {});
+}
+
+}  // namespace plexus::client

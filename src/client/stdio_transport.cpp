@@ -1,0 +1,233 @@
+#include "plexus/client/transport.hpp"
+#include "plexus/transport/stdio.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace plexus::client {
+namespace {
+
+class stdio_transport : public client_transport {
+ public:
+  explicit stdio_transport(process_spec spec) : spec_(std::move(spec)) { spawn(); }
+  ~stdio_transport() override { close(); }
+
+  void start(inbound on_message, closed on_closed) override {
+    on_message_ = std::move(on_message);
+    on_closed_ = std::move(on_closed);
+    reader_ = std::thread([this] { read_stdout(); });
+    errors_ = std::thread([this] { read_stderr(); });
+  }
+
+  std::optional<transport_error> send(const json::object& message) override {
+    std::string line = json::dump(message);
+    line += '\n';
+    std::lock_guard lk(write_mu_);
+    if (in_fd_ < 0) return transport_error{"stdio: the server's stdin is closed"};
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      ssize_t n = ::write(in_fd_, p, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return transport_error{std::string("stdio: cannot write to the server: ") +
+                               std::strerror(errno)};
+      }
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    return std::nullopt;
+  }
+
+  void close() override {
+    if (closing_.exchange(true)) {
+      join();
+      return;
+    }
+    {
+      std::lock_guard lk(write_mu_);
+      if (in_fd_ >= 0) ::close(in_fd_);  // a well-behaved server exits on EOF
+      in_fd_ = -1;
+    }
+    if (!wait_exit(spec_.shutdown_grace)) {
+      ::kill(pid_, SIGTERM);
+      if (!wait_exit(spec_.shutdown_grace)) {
+        ::kill(pid_, SIGKILL);
+        wait_exit(std::chrono::seconds(5));
+      }
+    }
+    join();
+  }
+
+  std::string describe() const override {
+    std::string s = "stdio: " + spec_.command;
+    for (const auto& a : spec_.args) s += " " + a;
+    return s;
+  }
+
+ private:
+  void spawn() {
+    int in[2], out[2], err[2];
+    if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+      throw std::runtime_error(std::string("stdio: pipe: ") + std::strerror(errno));
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    if (!spec_.working_directory.empty())
+      posix_spawn_file_actions_addchdir_np(&fa, spec_.working_directory.c_str());
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    // The child starts with default signal dispositions and an empty mask even if
+    // the parent blocks SIGINT/SIGTERM for sigwait.
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    std::vector<std::string> argv_s{spec_.command};
+    argv_s.insert(argv_s.end(), spec_.args.begin(), spec_.args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e) {
+      std::string_view kv(*e);
+      auto key = kv.substr(0, kv.find('='));
+      if (!spec_.env.count(std::string(key))) env_s.emplace_back(kv);
+    }
+    for (const auto& [k, v] : spec_.env) env_s.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    int rc = posix_spawnp(&pid_, spec_.command.c_str(), &fa, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    if (rc != 0) {
+      ::close(in[1]);
+      ::close(out[0]);
+      ::close(err[0]);
+      throw std::runtime_error("stdio: cannot start " + spec_.command + ": " + std::strerror(rc));
+    }
+    in_fd_ = in[1];
+    out_fd_ = out[0];
+    err_fd_ = err[0];
+    std::signal(SIGPIPE, SIG_IGN);
+  }
+
+  void read_stdout() {
+    transport::line_splitter splitter(spec_.max_message_bytes);
+    std::vector<char> buf(64 * 1024);
+    auto on_line = [&](std::string_view line) {
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
+      boost::system::error_code ec;
+      boost::json::parse_options po;
+      po.max_depth = 64;
+      auto v = boost::json::parse(line, ec, {}, po);
+      if (ec) {
+        spdlog::warn("{}: the server wrote a line that is not JSON ({} bytes): {}", describe(),
+                     line.size(), std::string(line.substr(0, 120)));
+        return;
+      }
+      if (on_message_) on_message_(v);
+    };
+    auto on_oversized = [&] {
+      spdlog::warn("{}: the server sent a message over {} bytes; dropped", describe(),
+                   spec_.max_message_bytes);
+    };
+    for (;;) {
+      ssize_t n = ::read(out_fd_, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      splitter.feed(buf.data(), static_cast<std::size_t>(n), on_line, on_oversized);
+    }
+    splitter.finish(on_line, on_oversized);
+    ::close(out_fd_);
+    std::string why = "the server closed its stdout";
+    int status = 0;
+    if (!closing_ && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+      reaped_ = true;
+      why = WIFEXITED(status)
+                ? "the server exited with status " + std::to_string(WEXITSTATUS(status))
+                : "the server was killed by signal " + std::to_string(WTERMSIG(status));
+    }
+    if (on_closed_) on_closed_(why);
+  }
+
+  void read_stderr() {
+    std::string pending;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(err_fd_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      pending.append(buf, static_cast<std::size_t>(n));
+      std::size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        spdlog::info("[{}] {}", spec_.command, pending.substr(0, nl));
+        pending.erase(0, nl + 1);
+      }
+      if (pending.size() > 64 * 1024) pending.clear();
+    }
+    if (!pending.empty()) spdlog::info("[{}] {}", spec_.command, pending);
+    ::close(err_fd_);
+  }
+
+  bool wait_exit(std::chrono::milliseconds timeout) {
+    if (reaped_) return true;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_ || (r < 0 && errno == ECHILD)) {
+        reaped_ = true;
+        return true;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  void join() {
+    if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+    if (errors_.joinable()) errors_.join();
+  }
+
+  process_spec spec_;
+  pid_t pid_ = -1;
+  int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  std::mutex write_mu_;
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> reaped_{false};
+  inbound on_message_;
+  closed on_closed_;
+  std::thread reader_, errors_;
+};
+
+}  // namespace
+
+std::unique_ptr<client_transport> make_stdio_transport(process_spec spec) {
+  return std::make_unique<stdio_transport>(std::move(spec));
+}
+
+}  // namespace plexus::client
