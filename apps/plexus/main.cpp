@@ -1,4 +1,5 @@
 // The `plexus` command.
+#include "client_commands.hpp"
 #include "serve.hpp"
 
 #include "plexus/servers/everything.hpp"
@@ -6,6 +7,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+
+#include <vector>
 
 namespace {
 
@@ -36,7 +39,19 @@ int main(int argc, char** argv) {
   everything->add_flag("--expose-errors", expose_errors,
                        "Show handler exception messages to clients");
 
-  CLI11_PARSE(app, argc, argv);
+  // tools, call, resources, read, prompts, prompt: the client side (client_commands.cpp).
+  plexus::cli::client_commands client(app);
+  auto prepared = plexus::cli::prepare_args(argc, argv);
+  client.set_server_command(prepared.server_command, prepared.has_server_command);
+  std::vector<char*> args;
+  for (auto& a : prepared.args) args.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    // Usage errors of the client commands exit 2 (the `everything` codes are unchanged).
+    return prepared.client_command && rc != 0 ? 2 : rc;
+  }
   log_to_stderr(log_level);
 
   if (everything->parsed()) {
@@ -46,5 +61,6 @@ int main(int argc, char** argv) {
     auto srv = plexus::servers::make_everything_server(opts);
     return plexus::cli::serve(*srv, serve_opts);
   }
+  if (client.parsed()) return client.run();
   return 0;
 }

@@ -7,6 +7,7 @@
 // server still serves a normal request afterwards.
 #include "child_process.hpp"
 #include "http_client.hpp"
+#include "plexus_http_process.hpp"
 
 #include <sys/resource.h>
 
@@ -38,40 +39,7 @@ constexpr const char* kModern = "2026-07-28";
 constexpr const char* kLegacy = "2025-11-25";
 constexpr const char* kAccept = "application/json, text/event-stream";
 
-// ---- the server under test -------------------------------------------------------
-
-// `plexus everything --http 127.0.0.1:0 ...`; the port is the one the server
-// reports having bound (race-free, unlike probing for a free port first).
-class server {
- public:
-  explicit server(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{PLEXUS_BINARY, "everything", "--http", "127.0.0.1:0"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    proc_ = std::make_unique<child_process>(std::move(argv));
-    static const std::regex ready(R"(serving MCP on http://127\.0\.0\.1:(\d+)/mcp)");
-    auto deadline = steady::now() + 10s;
-    while (steady::now() < deadline) {
-      proc_->read_line(20ms);  // pumps stderr too
-      std::smatch m;
-      const std::string& err = proc_->stderr_text();
-      if (std::regex_search(err, m, ready)) {
-        port_ = static_cast<std::uint16_t>(std::stoi(m[1].str()));
-        if (port_ == 0) throw std::runtime_error("server reported port 0: " + err);
-        return;
-      }
-      if (!proc_->alive()) throw std::runtime_error("server exited at startup: " + err);
-    }
-    throw std::runtime_error("server not ready within 10 s: " + proc_->stderr_text());
-  }
-
-  std::uint16_t port() const { return port_; }
-  child_process& proc() { return *proc_; }
-  bool alive() { return proc_->alive(); }
-
- private:
-  std::unique_ptr<child_process> proc_;
-  std::uint16_t port_ = 0;
-};
+using server = plexus::testing::plexus_http_process;
 
 // ---- messages -----------------------------------------------------------------------
 

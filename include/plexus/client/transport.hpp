@@ -57,4 +57,23 @@ struct process_spec {
 // when the process cannot be started.
 std::unique_ptr<client_transport> make_stdio_transport(process_spec spec);
 
+struct http_transport_options {
+  std::map<std::string, std::string> headers;     // sent on every request (e.g. Authorization)
+  std::string ca_file;                            // trust these CAs (PEM) instead of the system's
+  std::string client_cert_file, client_key_file;  // mTLS
+  bool verify_tls = true;
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  std::size_t max_message_bytes = 16 * 1024 * 1024;
+  // Legacy Streamable HTTP: open the GET stream for server-initiated messages.
+  bool open_get_stream = true;
+};
+
+// MCP over HTTP(S) to `url` (the MCP endpoint): 2026-07-28 requests as single
+// POSTs with MCP-Protocol-Version/Mcp-Method/Mcp-Name/Mcp-Param-* headers; the
+// legacy Streamable HTTP session (Mcp-Session-Id, GET stream, resumption with
+// Last-Event-ID honouring `retry`, DELETE on close); and, when the endpoint is
+// a 2024-11-05 server, HTTP+SSE. Throws std::invalid_argument for a bad URL.
+std::unique_ptr<client_transport> make_http_transport(std::string url,
+                                                      http_transport_options options = {});
+
 }  // namespace plexus::client

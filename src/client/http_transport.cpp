@@ -1,0 +1,821 @@
+// MCP over HTTP, client side. Each request is its own exchange (blocking Beast
+// I/O on a thread of its own once the answer turns out to be a stream).
+#include "plexus/client/transport.hpp"
+#include "plexus/core/base64.hpp"
+#include "plexus/protocol/versions.hpp"
+#include "plexus/transport/sse.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+
+namespace plexus::client {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool needs_base64(std::string_view v) {
+  if (v.empty()) return false;
+  if (v.front() == ' ' || v.front() == '\t' || v.back() == ' ' || v.back() == '\t') return true;
+  if (v.starts_with("=?base64?") && v.ends_with("?=")) return true;
+  for (unsigned char c : v)
+    if (c < 0x20 || c >= 0x7f) return true;
+  return false;
+}
+
+std::string header_value(std::string_view v) {
+  return needs_base64(v) ? "=?base64?" + base64::encode(v) + "?=" : std::string(v);
+}
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+    if (std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
+        std::string_view::npos)
+      return false;
+  }
+  return true;
+}
+
+// x-mcp-header declarations of a tool: header name -> property path. Invalid
+// declarations make the tool unusable over HTTP (the spec says: drop it).
+std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>> header_params(
+    const json::object& input_schema, std::string& why) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  std::set<std::string> seen;
+  std::vector<std::string> path;
+  std::function<bool(const json::object&)> walk = [&](const json::object& schema) -> bool {
+    auto props = json::find_object(schema, "properties");
+    if (!props) return true;
+    for (const auto& kv : *props) {
+      if (!kv.value().is_object()) continue;
+      const auto& p = kv.value().get_object();
+      path.emplace_back(kv.key());
+      if (auto it = p.find("x-mcp-header"); it != p.end()) {
+        if (!it->value().is_string() || !is_token(it->value().get_string())) {
+          why = "invalid x-mcp-header on " + std::string(kv.key());
+          return false;
+        }
+        std::string name(it->value().get_string());
+        std::string lower = name;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (!seen.insert(lower).second) {
+          why = "duplicate x-mcp-header " + name;
+          return false;
+        }
+        auto type = json::find_string(p, "type");
+        if (!type || (*type != "string" && *type != "integer" && *type != "boolean")) {
+          why = "x-mcp-header " + name + " on a property that is not string, integer or boolean";
+          return false;
+        }
+        out.emplace_back(name, path);
+      }
+      if (!walk(p)) return false;
+      path.pop_back();
+    }
+    return true;
+  };
+  if (!walk(input_schema)) return std::nullopt;
+  return out;
+}
+
+const json::value* at_path(const json::object& args, const std::vector<std::string>& path) {
+  const json::object* o = &args;
+  const json::value* v = nullptr;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    auto it = o->find(path[i]);
+    if (it == o->end()) return nullptr;
+    v = &it->value();
+    if (i + 1 < path.size()) {
+      if (!v->is_object()) return nullptr;
+      o = &v->get_object();
+    }
+  }
+  return v;
+}
+
+struct endpoint {
+  bool tls = false;
+  std::string host;
+  std::string port;
+  std::string target;
+};
+
+endpoint parse_endpoint(const std::string& url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u) throw std::invalid_argument("invalid URL: " + url);
+  endpoint e;
+  if (u->scheme() == "https")
+    e.tls = true;
+  else if (u->scheme() != "http")
+    throw std::invalid_argument("unsupported URL scheme (http or https): " + url);
+  e.host = u->host();
+  if (e.host.size() > 2 && e.host.front() == '[') e.host = e.host.substr(1, e.host.size() - 2);
+  e.port = u->has_port() ? std::string(u->port()) : (e.tls ? "443" : "80");
+  e.target = u->encoded_target().empty() ? "/" : std::string(u->encoded_target());
+  return e;
+}
+
+// One HTTP connection (plain or TLS), blocking.
+class connection {
+ public:
+  connection(net::io_context& ioc, ssl::context* tls) : tcp_(ioc) {
+    if (tls) ssl_.emplace(tcp_, *tls);
+  }
+  void connect(const endpoint& e, std::chrono::milliseconds timeout) {
+    tcp::resolver resolver(tcp_.get_executor());
+    auto results = resolver.resolve(e.host, e.port);
+    tcp_.socket().close();
+    net::connect(tcp_.socket(), results);
+    tcp_.socket().set_option(tcp::no_delay(true));
+    (void)timeout;
+    if (ssl_) {
+      if (!SSL_set_tlsext_host_name(ssl_->native_handle(), e.host.c_str()))
+        throw std::runtime_error("TLS: cannot set SNI");
+      ssl_->set_verify_callback(ssl::host_name_verification(e.host));
+      ssl_->handshake(ssl::stream_base::client);
+    }
+  }
+  template <class Msg>
+  void write(Msg& m) {
+    if (ssl_)
+      http::write(*ssl_, m);
+    else
+      http::write(tcp_, m);
+  }
+  template <class Parser>
+  void read_header(beast::flat_buffer& b, Parser& p) {
+    if (ssl_)
+      http::read_header(*ssl_, b, p);
+    else
+      http::read_header(tcp_, b, p);
+  }
+  template <class Parser>
+  void read(beast::flat_buffer& b, Parser& p) {
+    if (ssl_)
+      http::read(*ssl_, b, p);
+    else
+      http::read(tcp_, b, p);
+  }
+  template <class Parser>
+  std::size_t read_some(beast::flat_buffer& b, Parser& p, beast::error_code& ec) {
+    if (ssl_) return http::read_some(*ssl_, b, p, ec);
+    return http::read_some(tcp_, b, p, ec);
+  }
+  // Unblocks a reader on another thread.
+  void abort() {
+    beast::error_code ec;
+    tcp_.socket().shutdown(tcp::socket::shutdown_both, ec);
+  }
+
+ private:
+  beast::tcp_stream tcp_;
+  std::optional<ssl::stream<beast::tcp_stream&>> ssl_;
+};
+
+}  // namespace
+
+class http_transport : public client_transport,
+                       public std::enable_shared_from_this<http_transport> {
+ public:
+  http_transport(std::string url, http_transport_options o)
+      : url_(std::move(url)), ep_(parse_endpoint(url_)), opts_(std::move(o)) {
+    if (ep_.tls) {
+      tls_.emplace(ssl::context::tls_client);
+      if (opts_.verify_tls) {
+        tls_->set_verify_mode(ssl::verify_peer);
+        if (!opts_.ca_file.empty())
+          tls_->load_verify_file(opts_.ca_file);
+        else
+          tls_->set_default_verify_paths();
+      } else {
+        tls_->set_verify_mode(ssl::verify_none);
+      }
+      if (!opts_.client_cert_file.empty()) {
+        tls_->use_certificate_chain_file(opts_.client_cert_file);
+        tls_->use_private_key_file(opts_.client_key_file, ssl::context::pem);
+      }
+    }
+  }
+  ~http_transport() override { close(); }
+
+  void start(inbound on_message, closed on_closed) override {
+    on_message_ = std::move(on_message);
+    on_closed_ = std::move(on_closed);
+  }
+
+  std::string describe() const override { return url_; }
+
+  std::optional<transport_error> send(const json::object& message) override {
+    if (closing_) return transport_error{"the transport is closed"};
+    auto method = json::find_string(message, "method");
+    const json::object empty;
+    auto params = json::find_object(message, "params");
+    bool modern = false;
+    if (params)
+      if (auto meta = json::find_object(*params, "_meta"))
+        if (auto v = json::find_string(*meta, protocol::meta::protocol_version))
+          modern = protocol::is_modern_version(*v);
+    // 2026-07-28 cancels by closing the request's stream.
+    if (method && *method == "notifications/cancelled" && !session_active()) {
+      if (params)
+        if (auto id = params->find("requestId"); id != params->end())
+          abort_stream(json::dump(id->value()));
+      return std::nullopt;
+    }
+    if (sse_mode_) return post_legacy_sse(message);
+    return post(message, method ? std::string(*method) : std::string(), params ? *params : empty,
+                modern);
+  }
+
+  void close() override {
+    if (closing_.exchange(true)) return;
+    std::string sid;
+    {
+      std::lock_guard lk(mu_);
+      sid = session_id_;
+    }
+    if (!sid.empty() && !sse_mode_) {
+      try {  // end the legacy session politely
+        net::io_context ioc;
+        connection c(ioc, tls_ ? &*tls_ : nullptr);
+        c.connect(ep_, opts_.connect_timeout);
+        http::request<http::empty_body> req{http::verb::delete_, ep_.target, 11};
+        base_headers(req);
+        req.set("Mcp-Session-Id", sid);
+        c.write(req);
+        beast::flat_buffer b;
+        http::response_parser<http::string_body> p;
+        p.body_limit(64 * 1024);
+        c.read(b, p);
+      } catch (const std::exception&) {
+      }
+    }
+    std::vector<std::shared_ptr<connection>> open;
+    {
+      std::lock_guard lk(mu_);
+      for (auto& [k, c] : streams_) open.push_back(c);
+      if (get_conn_) open.push_back(get_conn_);
+    }
+    for (auto& c : open) c->abort();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lk(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  template <class Req>
+  void base_headers(Req& req) {
+    req.set(http::field::host, ep_.host + ":" + ep_.port);
+    req.set(http::field::user_agent, "plexus/" PLEXUS_VERSION);
+    for (const auto& [k, v] : opts_.headers) req.set(k, v);
+  }
+
+  bool session_active() {
+    std::lock_guard lk(mu_);
+    return !session_id_.empty();
+  }
+
+  void deliver(const json::value& v) {
+    if (v.is_object()) observe(v.get_object());
+    if (on_message_) on_message_(v);
+  }
+
+  // Watches answers go by: tools/list results teach the x-mcp-header mapping (and
+  // tools with invalid declarations are dropped); initialize results carry the
+  // negotiated version.
+  void observe(const json::object& msg) {
+    auto id = msg.find("id");
+    if (id == msg.end()) return;
+    std::string method;
+    {
+      std::lock_guard lk(mu_);
+      auto it = methods_.find(json::dump(id->value()));
+      if (it == methods_.end()) return;
+      method = it->second;
+      methods_.erase(it);
+    }
+    auto result = json::find_object(msg, "result");
+    if (!result) return;
+    if (method == "initialize") {
+      if (auto v = json::find_string(*result, "protocolVersion")) {
+        std::lock_guard lk(mu_);
+        legacy_version_ = std::string(*v);
+      }
+    } else if (method == "tools/list") {
+      auto tools = json::find_array(*result, "tools");
+      if (!tools) return;
+      json::array& mutable_tools = const_cast<json::array&>(*tools);
+      for (auto it = mutable_tools.begin(); it != mutable_tools.end();) {
+        if (!it->is_object()) {
+          ++it;
+          continue;
+        }
+        auto name = json::find_string(it->get_object(), "name");
+        auto schema = json::find_object(it->get_object(), "inputSchema");
+        std::string why;
+        auto params =
+            schema ? header_params(*schema, why)
+                   : std::optional<std::vector<std::pair<std::string, std::vector<std::string>>>>{
+                         std::vector<std::pair<std::string, std::vector<std::string>>>{}};
+        if (!params) {
+          spdlog::warn("{}: dropping tool {}: {}", url_, name ? std::string(*name) : "?", why);
+          it = mutable_tools.erase(it);
+          continue;
+        }
+        if (name) {
+          std::lock_guard lk(mu_);
+          tool_headers_[std::string(*name)] = std::move(*params);
+        }
+        ++it;
+      }
+    }
+  }
+
+  std::optional<transport_error> post(const json::object& message, const std::string& method,
+                                      const json::object& params, bool modern) {
+    auto id_it = message.find("id");
+    std::string id_key = id_it != message.end() ? json::dump(id_it->value()) : std::string();
+    if (!id_key.empty() && !method.empty()) {
+      std::lock_guard lk(mu_);
+      methods_[id_key] = method;
+    }
+    auto conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+    http::request<http::string_body> req{http::verb::post, ep_.target, 11};
+    base_headers(req);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::accept, "application/json, text/event-stream");
+    if (modern) {
+      auto meta = json::find_object(params, "_meta");
+      req.set("MCP-Protocol-Version",
+              std::string(*json::find_string(*meta, protocol::meta::protocol_version)));
+      req.set("Mcp-Method", method);
+      const json::string* name = nullptr;
+      if (method == "tools/call" || method == "prompts/get")
+        name = json::find_string(params, "name");
+      if (method == "resources/read") name = json::find_string(params, "uri");
+      if (method.starts_with("tasks/")) name = json::find_string(params, "taskId");
+      if (name) req.set("Mcp-Name", header_value(*name));
+      if (method == "tools/call" && name) mirror_params(req, std::string(*name), params);
+    } else {
+      std::lock_guard lk(mu_);
+      if (!session_id_.empty()) req.set("Mcp-Session-Id", session_id_);
+      if (!legacy_version_.empty()) req.set("MCP-Protocol-Version", legacy_version_);
+    }
+    req.body() = json::dump(message);
+    req.prepare_payload();
+
+    auto buffer = std::make_shared<beast::flat_buffer>();
+    auto parser = std::make_shared<http::response_parser<http::buffer_body>>();
+    parser->body_limit(boost::none);
+    try {
+      conn->connect(ep_, opts_.connect_timeout);
+      conn->write(req);
+      conn->read_header(*buffer, *parser);
+    } catch (const std::exception& e) {
+      return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
+    }
+    auto& res = parser->get();
+    int status = static_cast<int>(res.result_int());
+    if (auto sid = res.find("Mcp-Session-Id"); sid != res.end() && method == "initialize") {
+      std::lock_guard lk(mu_);
+      session_id_ = std::string(sid->value());
+    }
+    std::string content_type(res[http::field::content_type]);
+    if (status == 202) return std::nullopt;
+    if (content_type.find("text/event-stream") != std::string::npos && status == 200) {
+      // The answer streams: read it on its own thread.
+      {
+        std::lock_guard lk(mu_);
+        if (!id_key.empty()) streams_[id_key] = conn;
+      }
+      auto self = shared_from_this();
+      std::lock_guard lk(mu_);
+      threads_.emplace_back([self, conn, buffer, parser, id_key, modern] {
+        self->read_stream(*conn, *buffer, *parser, id_key, !modern);
+        std::lock_guard g(self->mu_);
+        self->streams_.erase(id_key);
+      });
+      return std::nullopt;
+    }
+    // A complete body.
+    auto body = read_body(*conn, *buffer, *parser);
+    if (!body) return transport_error{"reading the answer failed", status};
+    boost::system::error_code ec;
+    auto v = body->empty() ? json::value() : boost::json::parse(*body, ec);
+    if (!modern && method == "initialize" && (status == 400 || status == 404 || status == 405)) {
+      bool modern_error = false;
+      if (!ec && v.is_object())
+        if (auto e = json::find_object(v.get_object(), "error"))
+          if (auto code = json::find_int(*e, "code"))
+            modern_error = *code == -32020 || *code == -32021 || *code == -32022;
+      // Not a Streamable HTTP server: perhaps the 2024-11-05 HTTP+SSE transport.
+      if (!modern_error && try_legacy_sse()) return post_legacy_sse(message);
+    }
+    if (status >= 400 || status < 200) {
+      transport_error err{url_ + " answered HTTP " + std::to_string(status), status};
+      if (!ec && !v.is_null()) err.body = v;
+      if (status == 404 && !modern && session_active()) err.message += " (session expired)";
+      return err;
+    }
+    if (ec) return transport_error{"the answer is not JSON: " + ec.message(), status};
+    if (!v.is_null()) deliver(v);
+    if (method == "initialize" && !modern) maybe_open_get_stream();
+    return std::nullopt;
+  }
+
+  void mirror_params(http::request<http::string_body>& req, const std::string& tool,
+                     const json::object& params) {
+    std::vector<std::pair<std::string, std::vector<std::string>>> decl;
+    {
+      std::lock_guard lk(mu_);
+      auto it = tool_headers_.find(tool);
+      if (it == tool_headers_.end()) return;
+      decl = it->second;
+    }
+    auto args = json::find_object(params, "arguments");
+    if (!args) return;
+    for (const auto& [name, path] : decl) {
+      const json::value* v = at_path(*args, path);
+      if (!v || v->is_null()) continue;
+      std::string text;
+      if (v->is_string())
+        text = std::string(v->get_string());
+      else if (v->is_bool())
+        text = v->get_bool() ? "true" : "false";
+      else if (v->is_int64() || v->is_uint64())
+        text = json::dump(*v);
+      else if (v->is_double() && std::floor(v->get_double()) == v->get_double())
+        text = std::to_string(static_cast<long long>(v->get_double()));
+      else
+        continue;
+      req.set("Mcp-Param-" + name, header_value(text));
+    }
+  }
+
+  std::optional<std::string> read_body(connection& c, beast::flat_buffer& buffer,
+                                       http::response_parser<http::buffer_body>& p) {
+    std::string body;
+    char chunk[16 * 1024];
+    while (!p.is_done()) {
+      p.get().body().data = chunk;
+      p.get().body().size = sizeof chunk;
+      beast::error_code ec;
+      c.read_some(buffer, p, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return std::nullopt;
+      body.append(chunk, sizeof chunk - p.get().body().size);
+      if (body.size() > opts_.max_message_bytes) return std::nullopt;
+    }
+    return body;
+  }
+
+  // Reads an SSE answer until it ends; a legacy stream closed before its answer
+  // is resumed with GET + Last-Event-ID after the server's `retry`.
+  void read_stream(connection& c, beast::flat_buffer& buffer,
+                   http::response_parser<http::buffer_body>& p, const std::string& id_key,
+                   bool resumable) {
+    bool answered = false;
+    transport::sse_parser sse(
+        [&](const transport::sse_event& e) {
+          if (e.data.empty()) return;  // priming / id updates
+          boost::system::error_code ec;
+          auto v = boost::json::parse(e.data, ec);
+          if (ec) {
+            spdlog::warn("{}: an SSE event is not JSON", url_);
+            return;
+          }
+          if (v.is_object() && !id_key.empty()) {
+            auto it = v.get_object().find("id");
+            if (it != v.get_object().end() && json::dump(it->value()) == id_key &&
+                !v.get_object().contains("method"))
+              answered = true;
+          }
+          deliver(v);
+        },
+        {.max_event_bytes = opts_.max_message_bytes});
+    char chunk[16 * 1024];
+    while (!p.is_done() && !closing_) {
+      p.get().body().data = chunk;
+      p.get().body().size = sizeof chunk;
+      beast::error_code ec;
+      c.read_some(buffer, p, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) break;
+      sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
+      if (sse.failed()) break;
+    }
+    sse.finish();
+    c.abort();
+    if (answered || closing_ || !resumable || id_key.empty()) return;
+    std::string last = sse.last_event_id();
+    if (last.empty()) return;
+    auto wait = std::chrono::milliseconds(sse.retry().value_or(1000));
+    for (int attempt = 0; attempt < 5 && !closing_ && !answered; ++attempt) {
+      std::this_thread::sleep_for(wait);
+      answered = resume(last, id_key);
+    }
+  }
+
+  // GET with Last-Event-ID; true once the answer to `id_key` arrived.
+  bool resume(std::string& last, const std::string& id_key) {
+    try {
+      auto conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+      conn->connect(ep_, opts_.connect_timeout);
+      http::request<http::empty_body> req{http::verb::get, ep_.target, 11};
+      base_headers(req);
+      req.set(http::field::accept, "text/event-stream");
+      {
+        std::lock_guard lk(mu_);
+        req.set("Mcp-Session-Id", session_id_);
+        if (!legacy_version_.empty()) req.set("MCP-Protocol-Version", legacy_version_);
+        streams_[id_key] = conn;
+      }
+      req.set("Last-Event-ID", last);
+      conn->write(req);
+      beast::flat_buffer buffer;
+      http::response_parser<http::buffer_body> p;
+      p.body_limit(boost::none);
+      conn->read_header(buffer, p);
+      if (p.get().result_int() != 200) return false;
+      bool answered = false;
+      transport::sse_parser sse(
+          [&](const transport::sse_event& e) {
+            if (e.data.empty()) return;
+            boost::system::error_code ec;
+            auto v = boost::json::parse(e.data, ec);
+            if (ec) return;
+            if (v.is_object()) {
+              auto it = v.get_object().find("id");
+              if (it != v.get_object().end() && json::dump(it->value()) == id_key &&
+                  !v.get_object().contains("method"))
+                answered = true;
+            }
+            deliver(v);
+          },
+          {.max_event_bytes = opts_.max_message_bytes});
+      char chunk[16 * 1024];
+      while (!p.is_done() && !closing_ && !answered) {
+        p.get().body().data = chunk;
+        p.get().body().size = sizeof chunk;
+        beast::error_code ec;
+        conn->read_some(buffer, p, ec);
+        if (ec == http::error::need_buffer) ec = {};
+        if (ec) break;
+        sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
+      }
+      if (!sse.last_event_id().empty()) last = sse.last_event_id();
+      conn->abort();
+      return answered;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  // The legacy GET stream: server-initiated messages not tied to a request.
+  void maybe_open_get_stream() {
+    if (!opts_.open_get_stream || !session_active()) return;
+    auto self = shared_from_this();
+    std::lock_guard lk(mu_);
+    threads_.emplace_back([self] { self->get_stream_loop(); });
+  }
+
+  void get_stream_loop() {
+    std::string last;
+    std::chrono::milliseconds wait = 1000ms;
+    for (int failures = 0; !closing_ && failures < 5;) {
+      try {
+        auto conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+        {
+          std::lock_guard lk(mu_);
+          get_conn_ = conn;
+        }
+        conn->connect(ep_, opts_.connect_timeout);
+        http::request<http::empty_body> req{http::verb::get, ep_.target, 11};
+        base_headers(req);
+        req.set(http::field::accept, "text/event-stream");
+        {
+          std::lock_guard lk(mu_);
+          req.set("Mcp-Session-Id", session_id_);
+          if (!legacy_version_.empty()) req.set("MCP-Protocol-Version", legacy_version_);
+        }
+        if (!last.empty()) req.set("Last-Event-ID", last);
+        conn->write(req);
+        beast::flat_buffer buffer;
+        http::response_parser<http::buffer_body> p;
+        p.body_limit(boost::none);
+        conn->read_header(buffer, p);
+        if (p.get().result_int() == 405) return;  // the server has no GET stream
+        if (p.get().result_int() != 200) {
+          ++failures;
+          std::this_thread::sleep_for(wait);
+          continue;
+        }
+        transport::sse_parser sse(
+            [&](const transport::sse_event& e) {
+              if (e.data.empty()) return;
+              boost::system::error_code ec;
+              auto v = boost::json::parse(e.data, ec);
+              if (!ec) deliver(v);
+            },
+            {.max_event_bytes = opts_.max_message_bytes});
+        char chunk[16 * 1024];
+        while (!p.is_done() && !closing_) {
+          p.get().body().data = chunk;
+          p.get().body().size = sizeof chunk;
+          beast::error_code ec;
+          conn->read_some(buffer, p, ec);
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) break;
+          sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
+        }
+        last = sse.last_event_id();
+        if (sse.retry()) wait = std::chrono::milliseconds(*sse.retry());
+        failures = 0;
+        if (!closing_) std::this_thread::sleep_for(wait);
+      } catch (const std::exception&) {
+        ++failures;
+        if (!closing_) std::this_thread::sleep_for(wait);
+      }
+    }
+  }
+
+  // 2024-11-05 HTTP+SSE: everything comes back on the GET /sse stream.
+  std::optional<transport_error> post_legacy_sse(const json::object& message) {
+    try {
+      net::io_context ioc;
+      connection c(ioc, tls_ ? &*tls_ : nullptr);
+      c.connect(ep_, opts_.connect_timeout);
+      http::request<http::string_body> req{http::verb::post, sse_post_target_, 11};
+      base_headers(req);
+      req.set(http::field::content_type, "application/json");
+      req.body() = json::dump(message);
+      req.prepare_payload();
+      c.write(req);
+      beast::flat_buffer b;
+      http::response_parser<http::string_body> p;
+      p.body_limit(64 * 1024);
+      c.read(b, p);
+      int status = static_cast<int>(p.get().result_int());
+      if (status >= 400)
+        return transport_error{url_ + " answered HTTP " + std::to_string(status), status};
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
+    }
+  }
+
+  void abort_stream(const std::string& id_key) {
+    std::shared_ptr<connection> c;
+    {
+      std::lock_guard lk(mu_);
+      auto it = streams_.find(id_key);
+      if (it != streams_.end()) c = it->second;
+    }
+    if (c) c->abort();
+  }
+
+ private:
+  // Switches to HTTP+SSE when the endpoint speaks 2024-11-05: GET the URL, expect
+  // an `endpoint` event naming where to POST; everything else arrives on that stream.
+  bool try_legacy_sse() {
+    try {
+      auto conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+      conn->connect(ep_, opts_.connect_timeout);
+      http::request<http::empty_body> req{http::verb::get, ep_.target, 11};
+      base_headers(req);
+      req.set(http::field::accept, "text/event-stream");
+      conn->write(req);
+      auto buffer = std::make_shared<beast::flat_buffer>();
+      auto p = std::make_shared<http::response_parser<http::buffer_body>>();
+      p->body_limit(boost::none);
+      conn->read_header(*buffer, *p);
+      if (p->get().result_int() != 200 ||
+          std::string(p->get()[http::field::content_type]).find("text/event-stream") ==
+              std::string::npos)
+        return false;
+      auto self = shared_from_this();
+      {
+        std::lock_guard lk(mu_);
+        get_conn_ = conn;
+        threads_.emplace_back(
+            [self, conn, buffer, p] { self->sse_transport_loop(*conn, *buffer, *p); });
+      }
+      std::unique_lock lk(sse_mu_);
+      sse_cv_.wait_for(lk, opts_.connect_timeout, [&] { return sse_endpoint_ || sse_failed_; });
+      if (!sse_endpoint_) return false;
+      // The endpoint is a URI reference relative to the SSE URL.
+      auto base = boost::urls::parse_uri(url_);
+      boost::urls::url resolved;
+      auto ref = boost::urls::parse_uri_reference(*sse_endpoint_);
+      if (!base || !ref || !boost::urls::resolve(*base, *ref, resolved)) return false;
+      sse_post_target_ =
+          resolved.encoded_target().empty() ? "/" : std::string(resolved.encoded_target());
+      sse_mode_ = true;
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+
+  void sse_transport_loop(connection& conn, beast::flat_buffer& buffer,
+                          http::response_parser<http::buffer_body>& p) {
+    transport::sse_parser sse(
+        [&](const transport::sse_event& e) {
+          if (e.event == "endpoint") {
+            std::lock_guard g(sse_mu_);
+            if (!sse_endpoint_) sse_endpoint_ = e.data;
+            sse_cv_.notify_all();
+            return;
+          }
+          if (e.data.empty()) return;
+          boost::system::error_code ec;
+          auto v = boost::json::parse(e.data, ec);
+          if (!ec) deliver(v);
+        },
+        {.max_event_bytes = opts_.max_message_bytes});
+    char chunk[16 * 1024];
+    while (!p.is_done() && !closing_) {
+      p.get().body().data = chunk;
+      p.get().body().size = sizeof chunk;
+      beast::error_code ec;
+      conn.read_some(buffer, p, ec);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) break;
+      sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
+    }
+    {
+      std::lock_guard g(sse_mu_);
+      sse_failed_ = true;
+      sse_cv_.notify_all();
+    }
+    if (on_closed_ && !closing_ && sse_mode_) on_closed_("the HTTP+SSE stream ended");
+  }
+
+ private:
+  std::string url_;
+  endpoint ep_;
+  http_transport_options opts_;
+  std::optional<ssl::context> tls_;
+  net::io_context ioc_;
+  std::mutex mu_;
+  std::string session_id_;
+  std::string legacy_version_;
+  std::map<std::string, std::string> methods_;  // request id -> method, to read their answers
+  std::map<std::string, std::vector<std::pair<std::string, std::vector<std::string>>>>
+      tool_headers_;
+  std::map<std::string, std::shared_ptr<connection>> streams_;
+  std::shared_ptr<connection> get_conn_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> closing_{false};
+  std::atomic<bool> sse_mode_{false};
+  std::string sse_post_target_;
+  std::mutex sse_mu_;
+  std::condition_variable sse_cv_;
+  std::optional<std::string> sse_endpoint_;
+  bool sse_failed_ = false;
+  inbound on_message_;
+  closed on_closed_;
+};
+
+std::unique_ptr<client_transport> make_http_transport(std::string url,
+                                                      http_transport_options options) {
+  // shared ownership inside (streams hold the transport alive); the caller owns a handle.
+  struct holder : client_transport {
+    std::shared_ptr<http_transport> t;
+    void start(inbound m, closed c) override { t->start(std::move(m), std::move(c)); }
+    std::optional<transport_error> send(const json::object& m) override { return t->send(m); }
+    void close() override { t->close(); }
+    std::string describe() const override { return t->describe(); }
+    ~holder() override { t->close(); }
+  };
+  auto h = std::make_unique<holder>();
+  h->t = std::make_shared<http_transport>(std::move(url), std::move(options));
+  return h;
+}
+
+}  // namespace plexus::client

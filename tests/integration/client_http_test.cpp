@@ -1,0 +1,116 @@
+// The Plexus client over HTTP against `plexus everything --http`: both eras of
+// Streamable HTTP, the HTTP+SSE fallback, MRTR, server requests on the POST's
+// stream, x-mcp-header mirroring, and cancellation by closing the stream.
+#include "plexus/client/client.hpp"
+#include "plexus_http_process.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace plexus;
+using namespace plexus::client;
+using plexus::testing::plexus_http_process;
+
+namespace {
+
+client_options handlers(version_mode mode) {
+  client_options o;
+  o.mode = mode;
+  o.handlers.elicitation = [](const json::object&) -> result<json::object> {
+    return json::object{{"action", "accept"}, {"content", json::object{{"name", "Grace"}}}};
+  };
+  o.handlers.sampling = [](const json::object&) -> result<json::object> {
+    return json::object{{"role", "assistant"},
+                        {"content", json::object{{"type", "text"}, {"text", "42"}}},
+                        {"model", "m"}};
+  };
+  return o;
+}
+
+std::string text(const json::object& r) {
+  return std::string(r.at("content").as_array().at(0).as_object().at("text").as_string());
+}
+
+}  // namespace
+
+TEST(ClientHttp, ModernAutoDetectToolsMrtrAndHeaders) {
+  plexus_http_process srv;
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::auto_detect));
+  ASSERT_TRUE(c) << c.error().describe();
+  EXPECT_EQ((*c)->era(), protocol::era::modern);
+  auto tools = (*c)->list_tools();
+  ASSERT_TRUE(tools);
+  auto r = (*c)->call_tool("test_input_required_result_elicitation");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), "Hello, Grace!");
+  // The server checks Mcp-Param-Region against the body: the client mirrors it.
+  auto h = (*c)->call_tool("test_x_mcp_header", {{"region", "eu-west é"}});
+  ASSERT_TRUE(h) << h.error().describe();
+  EXPECT_EQ(text(*h), "region=eu-west é");
+  int progress = 0;
+  request_options ro;
+  ro.on_progress = [&](const json::object&) { ++progress; };
+  auto p = (*c)->call_tool("test_tool_with_progress", {}, ro);
+  ASSERT_TRUE(p);
+  EXPECT_EQ(progress, 3);
+  auto missing = (*c)->read_resource("test://nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, -32602);
+}
+
+TEST(ClientHttp, LegacySessionWithServerRequestsOnThePostStream) {
+  plexus_http_process srv;
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::legacy_only));
+  ASSERT_TRUE(c) << c.error().describe();
+  EXPECT_EQ((*c)->era(), protocol::era::legacy);
+  auto r = (*c)->call_tool("test_sampling", {{"prompt", "the answer?"}});
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), "LLM response: 42");
+  // SEP-1699: the server closes the stream mid-call; the client resumes with Last-Event-ID.
+  auto rc = (*c)->call_tool("test_reconnection");
+  ASSERT_TRUE(rc) << rc.error().describe();
+  EXPECT_EQ(text(*rc).rfind("Reconnection test completed successfully", 0), 0u);
+}
+
+TEST(ClientHttp, FallsBackToHttpPlusSse) {
+  plexus_http_process srv;
+  auto c = client::client::connect(make_http_transport(srv.url("/sse")),
+                                   handlers(version_mode::auto_detect));
+  ASSERT_TRUE(c) << c.error().describe();
+  EXPECT_EQ((*c)->era(), protocol::era::legacy);
+  auto r = (*c)->call_tool("echo", {{"text", "over sse"}});
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), "over sse");
+}
+
+TEST(ClientHttp, CancellationClosesTheStream) {
+  plexus_http_process srv({"--workers", "1"});
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::auto_detect));
+  ASSERT_TRUE(c);
+  auto cancel = std::make_shared<cancellation>();
+  std::thread t([cancel] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel->cancel();
+  });
+  request_options ro;
+  ro.cancel = cancel;
+  ro.on_progress = [](const json::object&) {};  // an SSE answer, so there is a stream to close
+  auto r = (*c)->call_tool("long_running_operation", {{"duration", 20}, {"steps", 200}}, ro);
+  t.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, error::cancelled);
+  // With one worker, this answer proves the cancelled handler stopped.
+  auto start = std::chrono::steady_clock::now();
+  auto e = (*c)->call_tool("echo", {{"text", "next"}});
+  ASSERT_TRUE(e) << e.error().describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(ClientHttp, UnreachableServerIsAClearError) {
+  auto c = client::client::connect(make_http_transport("http://127.0.0.1:1/mcp"), client_options{});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().kind, error::transport);
+  EXPECT_NE(c.error().message.find("cannot reach http://127.0.0.1:1/mcp"), std::string::npos);
+}

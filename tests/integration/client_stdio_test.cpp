@@ -1,0 +1,122 @@
+// The Plexus client against `plexus everything --stdio`: era probing in both
+// directions, tools, MRTR and legacy server requests through the same handlers.
+#include "plexus/client/client.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace plexus;
+using namespace plexus::client;
+
+namespace {
+
+client_options options(version_mode mode) {
+  client_options o;
+  o.mode = mode;
+  o.handlers.elicitation = [](const json::object& p) -> result<json::object> {
+    auto schema = json::find_object(p, "requestedSchema");
+    json::object content;
+    if (schema)
+      if (auto props = json::find_object(*schema, "properties"))
+        for (const auto& kv : *props) {
+          auto type = json::find_string(kv.value().as_object(), "type");
+          if (type && *type == "boolean")
+            content[kv.key()] = true;
+          else
+            content[kv.key()] = "Ada";
+        }
+    return json::object{{"action", "accept"}, {"content", content}};
+  };
+  o.handlers.sampling = [](const json::object&) -> result<json::object> {
+    return json::object{{"role", "assistant"},
+                        {"content", json::object{{"type", "text"}, {"text", "Paris"}}},
+                        {"model", "test-model"}};
+  };
+  o.handlers.roots = [](const json::object&) -> result<json::object> {
+    return json::object{
+        {"roots", json::array{json::object{{"uri", "file:///work"}, {"name", "w"}}}}};
+  };
+  return o;
+}
+
+std::unique_ptr<client::client> start(version_mode mode) {
+  auto t = make_stdio_transport({.command = PLEXUS_BINARY, .args = {"everything", "--stdio"}});
+  auto c = client::client::connect(std::move(t), options(mode));
+  EXPECT_TRUE(c) << (c ? "" : c.error().describe());
+  return c ? std::move(*c) : nullptr;
+}
+
+std::string text(const json::object& r) {
+  return std::string(r.at("content").as_array().at(0).as_object().at("text").as_string());
+}
+
+}  // namespace
+
+TEST(ClientStdio, AutoDetectFindsModernAndRunsMrtr) {
+  auto c = start(version_mode::auto_detect);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->era(), protocol::era::modern);
+  EXPECT_EQ(c->protocol_version(), "2026-07-28");
+  EXPECT_EQ(c->server_info().at("name"), "plexus-everything");
+  auto tools = c->list_tools();
+  ASSERT_TRUE(tools);
+  EXPECT_GT(tools->size(), 20u);
+  auto r = c->call_tool("test_input_required_result_multi_round");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), R"(Done: {"name":"Ada"} {"color":"Ada"})");
+  auto s = c->call_tool("test_input_required_result_sampling");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(text(*s), "The model said: Paris");
+  auto e = c->call_tool("no_such_tool");
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().code, -32602);
+}
+
+TEST(ClientStdio, LegacySessionAnswersServerRequests) {
+  auto c = start(version_mode::legacy_only);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->era(), protocol::era::legacy);
+  EXPECT_EQ(c->protocol_version(), "2025-11-25");
+  auto r = c->call_tool("test_sampling", {{"prompt", "Capital of France?"}});
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), "LLM response: Paris");
+  auto roots = c->call_tool("test_input_required_result_list_roots");
+  ASSERT_TRUE(roots);
+  EXPECT_EQ(text(*roots), "Roots: file:///work");
+  EXPECT_TRUE(c->ping());
+}
+
+TEST(ClientStdio, ProgressTimeoutAndCancellation) {
+  auto c = start(version_mode::auto_detect);
+  ASSERT_TRUE(c);
+  int progress = 0;
+  request_options ro;
+  ro.on_progress = [&](const json::object&) { ++progress; };
+  auto r = c->call_tool("long_running_operation", {{"duration", 0.3}, {"steps", 3}}, ro);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(progress, 3);
+  request_options quick;
+  quick.timeout = std::chrono::milliseconds(200);
+  auto t = c->call_tool("long_running_operation", {{"duration", 3}, {"steps", 1}}, quick);
+  ASSERT_FALSE(t);
+  EXPECT_EQ(t.error().kind, error::timeout);
+  auto cancel = std::make_shared<cancellation>();
+  request_options co;
+  co.cancel = cancel;
+  std::thread canceller([cancel] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    cancel->cancel();
+  });
+  auto x = c->call_tool("long_running_operation", {{"duration", 3}, {"steps", 1}}, co);
+  canceller.join();
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().kind, error::cancelled);
+  EXPECT_TRUE(c->call_tool("echo", {{"text", "still here"}}));  // the session survives
+}
+
+TEST(ClientStdio, ServerThatIsNotThereFailsClearly) {
+  EXPECT_THROW(make_stdio_transport({.command = "/nonexistent/server"}), std::runtime_error);
+  auto t = make_stdio_transport({.command = "/bin/false"});
+  auto c = client::client::connect(std::move(t), client_options{});
+  ASSERT_FALSE(c);
+  EXPECT_EQ(c.error().kind, error::closed);
+}
