@@ -565,7 +565,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       if (gone->load() || b.overflowed || stopping) break;
       // SEP-1699: close now, the client resumes with Last-Event-ID (2025-11-25 sessions;
       // older clients do not resume, so their streams stay open).
-      if (b.disconnect && allow_disconnect) break;
+      if (b.disconnect && allow_disconnect) {
+        // End the body cleanly (a terminating chunk): an aborted body reads as an
+        // error to clients, a finished one as "resume later".
+        beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+        auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
+        beast::get_lowest_layer(stream).expires_never();
+        reusable = !ec;
+        break;
+      }
       bool woke = co_await wake->wait(opts.keepalive_interval);
       if (!woke && !gone->load() && !co_await write_chunk(stream, ": keepalive\n\n"))
         gone->store(true);
@@ -957,7 +965,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
     // SEP-1699: the handler asked to close the stream; everything after the
     // priming event waits in the stream for a GET with Last-Event-ID.
-    if (first.disconnect && priming_capable) co_return false;
+    if (first.disconnect && priming_capable) {
+      auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
+      co_return !ec && req.keep_alive();
+    }
     bool reusable = co_await pump_sse(stream, rs, 0, true, false, nullptr, priming_capable);
     co_return reusable&& req.keep_alive();
   }
