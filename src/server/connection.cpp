@@ -900,9 +900,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       respond(error_text(req.id, codes::invalid_params, "Invalid params: name is required"));
       return;
     }
-    std::shared_ptr<const tool_entry> tool;
-    for (const auto& t : *srv.tools.snapshot())
-      if (t->definition.name == *name) tool = t;
+    auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
     if (!tool) {
       respond(error_text(req.id, codes::invalid_params, "Unknown tool: " + std::string(*name)));
       return;
@@ -1264,9 +1262,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       respond(error_text(req.id, codes::invalid_params, "Invalid params: name is required"));
       return;
     }
-    std::shared_ptr<const prompt_entry> prompt;
-    for (const auto& p : *srv.prompts.snapshot())
-      if (p->definition.name == *name) prompt = p;
+    auto prompt =
+        srv.prompts.find_if([&](const prompt_entry& p) { return p.definition.name == *name; });
     if (!prompt) {
       respond(error_text(req.id, codes::invalid_params, "Unknown prompt: " + std::string(*name)));
       return;
@@ -1325,9 +1322,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         respond(error_text(req.id, codes::invalid_params, "Invalid params: ref.name is required"));
         return;
       }
-      bool known = false;
-      for (const auto& p : *srv.prompts.snapshot()) known |= p->definition.name == *name;
-      if (!known) {
+      if (!srv.prompts.find_if([&](const prompt_entry& p) { return p.definition.name == *name; })) {
         respond(error_text(req.id, codes::invalid_params, "Unknown prompt: " + std::string(*name)));
         return;
       }

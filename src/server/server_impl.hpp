@@ -75,6 +75,14 @@ class cow_list {
     std::lock_guard lk(mu_);
     return items_;
   }
+  // The first entry matching `pred`, from the current snapshot (kept alive by the result).
+  template <class Pred>
+  std::shared_ptr<const T> find_if(Pred pred) const {
+    auto items = snapshot();
+    for (const auto& item : *items)
+      if (pred(*item)) return item;
+    return nullptr;
+  }
   void update(const std::function<void(list&)>& edit) {
     std::lock_guard lk(mu_);
     auto copy = std::make_shared<list>(*items_);

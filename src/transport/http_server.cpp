@@ -764,13 +764,12 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             "application/json", &req);
       }
     }
-    auto tool_schema = [this](std::string_view name) -> const json::object* {
-      // The snapshot keeps the entry alive for the validation that follows.
-      for (const auto& t : *srv.internals().tools.snapshot())
-        if (t->definition.name == name) return &t->definition.input_schema;
-      return nullptr;
+    std::shared_ptr<const server::tool_entry> pinned;  // keeps the schema alive while validating
+    auto tool_schema = [&](std::string_view name) -> const json::object* {
+      pinned = srv.internals().tools.find_if(
+          [&](const server::tool_entry& t) { return t.definition.name == name; });
+      return pinned ? &pinned->definition.input_schema : nullptr;
     };
-    auto snapshot = srv.internals().tools.snapshot();  // pins tool schemas while validating
     if (auto r = mcp_http::validate_modern_headers(headers, msg, tool_schema)) {
       std::optional<jsonrpc::request_id> id;
       if (auto it = msg.find("id"); it != msg.end()) {
@@ -973,16 +972,24 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     co_return reusable&& req.keep_alive();
   }
 
+  static bool claims_modern_version(const request_t& req) {
+    auto v = header_of(req, "mcp-protocol-version");
+    return v && protocol::is_modern_version(std::string(*v));
+  }
+
+  // GET and DELETE belong to legacy sessions: 405 for requests claiming 2026-07-28.
+  template <class Stream>
+  awaitable<bool> reject_modern(Stream& stream, const request_t& req, std::string_view why) {
+    headers_t allow{{"Allow", "POST"}};
+    co_return co_await write_plain(stream, req.version(), http::status::method_not_allowed,
+                                   error_body(-32000, "Method not allowed: " + std::string(why)),
+                                   req.keep_alive(), "application/json", &req, std::move(allow));
+  }
+
   template <class Stream>
   awaitable<bool> mcp_get(Stream& stream, const request_t& req) {
-    if (auto v = header_of(req, "mcp-protocol-version");
-        v && protocol::is_modern_version(std::string(*v))) {
-      headers_t allow{{"Allow", "POST"}};
-      co_return co_await write_plain(
-          stream, req.version(), http::status::method_not_allowed,
-          error_body(-32000, "Method not allowed: 2026-07-28 has no GET stream"), req.keep_alive(),
-          "application/json", &req, std::move(allow));
-    }
+    if (claims_modern_version(req))
+      co_return co_await reject_modern(stream, req, "2026-07-28 has no GET stream");
     if (!header_lists(req[http::field::accept], "text/event-stream"))
       co_return co_await reject(stream, req, http::status::not_acceptable, -32000,
                                 "Not Acceptable: Accept must list text/event-stream");
@@ -1031,14 +1038,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   template <class Stream>
   awaitable<bool> mcp_delete(Stream& stream, const request_t& req) {
-    if (auto v = header_of(req, "mcp-protocol-version");
-        v && protocol::is_modern_version(std::string(*v))) {
-      headers_t allow{{"Allow", "POST"}};
-      co_return co_await write_plain(
-          stream, req.version(), http::status::method_not_allowed,
-          error_body(-32000, "Method not allowed: 2026-07-28 has no sessions"), req.keep_alive(),
-          "application/json", &req, std::move(allow));
-    }
+    if (claims_modern_version(req))
+      co_return co_await reject_modern(stream, req, "2026-07-28 has no sessions");
     auto sid = header_of(req, "mcp-session-id");
     if (!sid)
       co_return co_await reject(stream, req, http::status::bad_request, -32000,
