@@ -1,6 +1,8 @@
 // The `plexus` command.
 #include "client_commands.hpp"
+#include "conformance_client.hpp"
 #include "serve.hpp"
+#include "server_command.hpp"
 
 #include "plexus/servers/everything.hpp"
 
@@ -39,8 +41,12 @@ int main(int argc, char** argv) {
   everything->add_flag("--expose-errors", expose_errors,
                        "Show handler exception messages to clients");
 
+  // server NAME: one built-in server (server_command.cpp).
+  auto* server_cmd = plexus::cli::add_server_command(app);
+
   // tools, call, resources, read, prompts, prompt: the client side (client_commands.cpp).
   plexus::cli::client_commands client(app);
+  plexus::cli::add_conformance_client_command(app);
   auto prepared = plexus::cli::prepare_args(argc, argv);
   client.set_server_command(prepared.server_command, prepared.has_server_command);
   std::vector<char*> args;
@@ -61,6 +67,7 @@ int main(int argc, char** argv) {
     auto srv = plexus::servers::make_everything_server(opts);
     return plexus::cli::serve(*srv, serve_opts);
   }
+  if (plexus::cli::parsed(*server_cmd)) return plexus::cli::run_server_command(*server_cmd);
   if (client.parsed()) return client.run();
   return 0;
 }

@@ -270,12 +270,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
              json::object{{"requestId", id},
                           {"reason", cancelled ? "cancelled by the client" : "timed out"}}}});
         if (cancelled) return unexpected{make_error(error::cancelled, "cancelled")};
-        return unexpected{make_error(
-            error::timeout,
-            method + " after " +
-                std::to_string(
-                    std::chrono::duration_cast<std::chrono::seconds>(now - started).count()) +
-                " s")};
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count();
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
+        return unexpected{make_error(error::timeout, method + " after " + secs + " s")};
       }
       p->cv.wait_for(lk, 50ms);
     }

@@ -293,6 +293,21 @@ class http_transport : public client_transport,
     req.set(http::field::host, ep_.host + ":" + ep_.port);
     req.set(http::field::user_agent, "plexus/" PLEXUS_VERSION);
     for (const auto& [k, v] : opts_.headers) req.set(k, v);
+    if (opts_.auth && opts_.auth->headers)
+      for (const auto& [k, v] : opts_.auth->headers(std::string(req.method_string()), url_))
+        req.set(k, v);
+  }
+
+  template <class Res>
+  static std::map<std::string, std::string> header_map(const Res& res) {
+    std::map<std::string, std::string> out;
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      auto [it, inserted] = out.emplace(name, std::string(f.value()));
+      if (!inserted) it->second += ", " + std::string(f.value());
+    }
+    return out;
   }
 
   bool session_active() {
@@ -391,16 +406,34 @@ class http_transport : public client_transport,
 
     auto buffer = std::make_shared<beast::flat_buffer>();
     auto parser = std::make_shared<http::response_parser<http::buffer_body>>();
-    parser->body_limit(boost::none);
-    try {
-      conn->connect(ep_, opts_.connect_timeout);
-      conn->write(req);
-      conn->read_header(*buffer, *parser);
-    } catch (const std::exception& e) {
-      return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
+    int status = 0;
+    for (int attempt = 0;; ++attempt) {
+      parser->body_limit(boost::none);
+      try {
+        conn->connect(ep_, opts_.connect_timeout);
+        conn->write(req);
+        conn->read_header(*buffer, *parser);
+      } catch (const std::exception& e) {
+        return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
+      }
+      status = static_cast<int>(parser->get().result_int());
+      bool challenge = status == 401 || status == 403 ||
+                       (status == 400 && parser->get().find("DPoP-Nonce") != parser->get().end());
+      if (!challenge || !opts_.auth || !opts_.auth->on_challenge ||
+          attempt >= opts_.auth->max_retries)
+        break;
+      auto headers = header_map(parser->get());
+      (void)read_body(*conn, *buffer, *parser);
+      if (!opts_.auth->on_challenge(status, headers)) break;
+      // Authenticated (or learnt a nonce): send again on a fresh connection.
+      conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+      buffer = std::make_shared<beast::flat_buffer>();
+      parser = std::make_shared<http::response_parser<http::buffer_body>>();
+      for (const auto& [k, v] : opts_.auth->headers ? opts_.auth->headers("POST", url_)
+                                                    : std::map<std::string, std::string>{})
+        req.set(k, v);
     }
     auto& res = parser->get();
-    int status = static_cast<int>(res.result_int());
     if (auto sid = res.find("Mcp-Session-Id"); sid != res.end() && method == "initialize") {
       std::lock_guard lk(mu_);
       session_id_ = std::string(sid->value());
@@ -415,8 +448,10 @@ class http_transport : public client_transport,
       }
       auto self = shared_from_this();
       std::lock_guard lk(mu_);
-      threads_.emplace_back([self, conn, buffer, parser, id_key, modern] {
+      bool initialize = method == "initialize" && !modern;
+      threads_.emplace_back([self, conn, buffer, parser, id_key, modern, initialize] {
         self->read_stream(*conn, *buffer, *parser, id_key, !modern);
+        if (initialize) self->maybe_open_get_stream();  // the answer came as a stream
         std::lock_guard g(self->mu_);
         self->streams_.erase(id_key);
       });
@@ -439,6 +474,7 @@ class http_transport : public client_transport,
     if (status >= 400 || status < 200) {
       transport_error err{url_ + " answered HTTP " + std::to_string(status), status};
       if (!ec && !v.is_null()) err.body = v;
+      err.headers = header_map(res);
       if (status == 404 && !modern && session_active()) err.message += " (session expired)";
       return err;
     }

@@ -43,8 +43,9 @@ class stdio_transport : public client_transport {
       ssize_t n = ::write(in_fd_, p, left);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return transport_error{std::string("stdio: cannot write to the server: ") +
-                               std::strerror(errno)};
+        std::string reason = std::string("cannot write to the server: ") + std::strerror(errno);
+        if (errno == EPIPE) reason = exit_reason(reason);  // it exited: say how
+        return transport_error{"stdio: " + reason};
       }
       p += n;
       left -= static_cast<std::size_t>(n);
@@ -151,27 +152,46 @@ class stdio_transport : public client_transport {
       }
       if (on_message_) on_message_(v);
     };
+    std::string fatal;
     auto on_oversized = [&] {
-      spdlog::warn("{}: the server sent a message over {} bytes; dropped", describe(),
-                   spec_.max_message_bytes);
+      // The stream cannot be trusted past a message we could not read: end it, so
+      // that waiting requests fail now with this reason instead of timing out.
+      if (fatal.empty())
+        fatal = "the server sent a message over " + std::to_string(spec_.max_message_bytes) +
+                " bytes (the client's limit)";
     };
     for (;;) {
       ssize_t n = ::read(out_fd_, buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       splitter.feed(buf.data(), static_cast<std::size_t>(n), on_line, on_oversized);
+      if (!fatal.empty()) break;
     }
-    splitter.finish(on_line, on_oversized);
+    if (fatal.empty()) splitter.finish(on_line, on_oversized);
     ::close(out_fd_);
-    std::string why = "the server closed its stdout";
-    int status = 0;
-    if (!closing_ && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-      reaped_ = true;
-      why = WIFEXITED(status)
-                ? "the server exited with status " + std::to_string(WEXITSTATUS(status))
-                : "the server was killed by signal " + std::to_string(WTERMSIG(status));
-    }
+    std::string why = fatal.empty() ? exit_reason("the server closed its stdout") : fatal;
     if (on_closed_) on_closed_(why);
+  }
+
+  // Why the server went away: its exit status when it exits within a moment.
+  std::string exit_reason(const std::string& otherwise) {
+    if (closing_) return otherwise;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    for (;;) {
+      std::lock_guard lk(reap_mu_);
+      if (!exit_status_.empty()) return exit_status_;
+      int status = 0;
+      pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        reaped_ = true;
+        exit_status_ = WIFEXITED(status)
+                           ? "the server exited with status " + std::to_string(WEXITSTATUS(status))
+                           : "the server was killed by signal " + std::to_string(WTERMSIG(status));
+        return exit_status_;
+      }
+      if (r < 0 || std::chrono::steady_clock::now() >= deadline) return otherwise;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
 
   void read_stderr() {
@@ -219,6 +239,8 @@ class stdio_transport : public client_transport {
   std::mutex write_mu_;
   std::atomic<bool> closing_{false};
   std::atomic<bool> reaped_{false};
+  std::mutex reap_mu_;
+  std::string exit_status_;
   inbound on_message_;
   closed on_closed_;
   std::thread reader_, errors_;

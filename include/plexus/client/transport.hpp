@@ -23,6 +23,8 @@ struct transport_error {
   std::string message;
   int http_status = 0;  // when an HTTP answer was the cause
   std::optional<json::value> body;
+  // The answer's headers (names lower-case), e.g. www-authenticate on a 401/403.
+  std::map<std::string, std::string> headers;
 };
 
 class client_transport {
@@ -57,6 +59,20 @@ struct process_spec {
 // when the process cannot be started.
 std::unique_ptr<client_transport> make_stdio_transport(process_spec spec);
 
+// Authorization for the HTTP transport (see plexus/client/oauth.hpp for an OAuth
+// 2.1 implementation). `headers` supplies the headers of each request
+// (Authorization, DPoP); `on_challenge` is told about a 401/403 answer (or one
+// carrying a DPoP-Nonce) and returns true when the request should be sent again
+// (after authenticating). Both may be called from any transport thread.
+struct http_auth_hook {
+  std::function<std::map<std::string, std::string>(const std::string& http_method,
+                                                   const std::string& url)>
+      headers;
+  std::function<bool(int status, const std::map<std::string, std::string>& response_headers)>
+      on_challenge;
+  int max_retries = 4;  // per request
+};
+
 struct http_transport_options {
   std::map<std::string, std::string> headers;     // sent on every request (e.g. Authorization)
   std::string ca_file;                            // trust these CAs (PEM) instead of the system's
@@ -66,6 +82,7 @@ struct http_transport_options {
   std::size_t max_message_bytes = 16 * 1024 * 1024;
   // Legacy Streamable HTTP: open the GET stream for server-initiated messages.
   bool open_get_stream = true;
+  std::shared_ptr<http_auth_hook> auth;  // none: no Authorization
 };
 
 // MCP over HTTP(S) to `url` (the MCP endpoint): 2026-07-28 requests as single
