@@ -286,6 +286,17 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       err.code = static_cast<int>(json::find_int(*e, "code").value_or(0));
       if (auto m = json::find_string(*e, "message")) err.message = std::string(*m);
       if (auto d = e->find("data"); d != e->end()) err.data = d->value();
+      // The transport's own failures travel as error answers marked transportError.
+      if (err.data && err.data->is_object() &&
+          json::find_bool(err.data->get_object(), "transportError").value_or(false)) {
+        err.kind = error::transport;
+        err.code =
+            static_cast<int>(json::find_int(err.data->get_object(), "httpStatus").value_or(0));
+        if (auto b = err.data->get_object().find("body"); b != err.data->get_object().end())
+          err.data = b->value();
+        else
+          err.data.reset();
+      }
       return unexpected{err};
     }
     auto r = answer.find("result");

@@ -244,8 +244,37 @@ class http_transport : public client_transport,
       return std::nullopt;
     }
     if (sse_mode_) return post_legacy_sse(message);
-    return post(message, method ? std::string(*method) : std::string(), params ? *params : empty,
-                modern);
+    std::string m = method ? std::string(*method) : std::string();
+    auto id = message.find("id");
+    if (method && id != message.end()) {
+      // A request waits for its answer on a thread of its own, so that the client's
+      // timeout and cancellation hold even while a plain JSON answer is pending.
+      auto self = shared_from_this();
+      ++active_;
+      std::thread([self, message, m, params = params ? *params : empty, modern, idv = id->value()] {
+        if (auto err = self->post(message, m, params, modern)) self->deliver_error(idv, *err);
+        if (--self->active_ == 0) {
+          std::lock_guard lk(self->mu_);
+          self->idle_.notify_all();
+        }
+      }).detach();
+      return std::nullopt;
+    }
+    return post(message, m, params ? *params : empty, modern);
+  }
+
+  // A failed exchange becomes the request's error answer: the server's JSON-RPC
+  // error when the HTTP body carried one, else a transport error.
+  void deliver_error(const json::value& id, const transport_error& err) {
+    json::object e;
+    if (err.body && err.body->is_object())
+      if (auto be = json::find_object(err.body->get_object(), "error")) e = *be;
+    if (e.empty()) {
+      json::object data{{"transportError", true}, {"httpStatus", err.http_status}};
+      if (err.body) data["body"] = *err.body;
+      e = {{"code", -32000}, {"message", err.message}, {"data", std::move(data)}};
+    }
+    deliver(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(e)}});
   }
 
   void close() override {
@@ -278,6 +307,10 @@ class http_transport : public client_transport,
       if (get_conn_) open.push_back(get_conn_);
     }
     for (auto& c : open) c->abort();
+    {
+      std::unique_lock lk(mu_);
+      idle_.wait_for(lk, std::chrono::seconds(5), [&] { return active_.load() == 0; });
+    }
     std::vector<std::thread> threads;
     {
       std::lock_guard lk(mu_);
@@ -380,6 +413,22 @@ class http_transport : public client_transport,
       methods_[id_key] = method;
     }
     auto conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+    if (!id_key.empty()) {  // closing it cancels the request (2026-07-28), also before headers
+      std::lock_guard lk(mu_);
+      streams_[id_key] = conn;
+    }
+    struct unregister {
+      http_transport* t;
+      const std::string& key;
+      std::shared_ptr<connection>* current;
+      ~unregister() {
+        if (key.empty()) return;
+        std::lock_guard lk(t->mu_);
+        auto it = t->streams_.find(key);
+        if (it != t->streams_.end() && it->second == *current && !t->streaming_.count(key))
+          t->streams_.erase(it);
+      }
+    } unreg{this, id_key, &conn};
     http::request<http::string_body> req{http::verb::post, ep_.target, 11};
     base_headers(req);
     req.set(http::field::content_type, "application/json");
@@ -444,7 +493,10 @@ class http_transport : public client_transport,
       // The answer streams: read it on its own thread.
       {
         std::lock_guard lk(mu_);
-        if (!id_key.empty()) streams_[id_key] = conn;
+        if (!id_key.empty()) {
+          streams_[id_key] = conn;
+          streaming_.insert(id_key);
+        }
       }
       auto self = shared_from_this();
       std::lock_guard lk(mu_);
@@ -454,6 +506,7 @@ class http_transport : public client_transport,
         if (initialize) self->maybe_open_get_stream();  // the answer came as a stream
         std::lock_guard g(self->mu_);
         self->streams_.erase(id_key);
+        self->streaming_.erase(id_key);
       });
       return std::nullopt;
     }
@@ -825,6 +878,9 @@ class http_transport : public client_transport,
   std::map<std::string, std::vector<std::pair<std::string, std::vector<std::string>>>>
       tool_headers_;
   std::map<std::string, std::shared_ptr<connection>> streams_;
+  std::set<std::string> streaming_;  // requests whose answer is being read as a stream
+  std::atomic<int> active_{0};       // requests waiting for their answer
+  std::condition_variable idle_;
   std::shared_ptr<connection> get_conn_;
   std::vector<std::thread> threads_;
   std::atomic<bool> closing_{false};

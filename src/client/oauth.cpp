@@ -22,8 +22,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -385,7 +387,11 @@ authorizer headless_authorizer() {
               << url << "\n> " << std::flush;
     std::string line;
     std::getline(std::cin, line);
-    if (line.find("code=") == std::string::npos) line = "http://localhost/?code=" + line;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.find("code=") == std::string::npos) {  // just the code: keep the request's state
+      auto q = query_params(url);
+      line = "http://localhost/?code=" + form_encode(line) + "&state=" + form_encode(q["state"]);
+    }
     return line;
   };
 }
@@ -400,6 +406,11 @@ authorizer browser_authorizer(std::chrono::seconds timeout) {
                                               static_cast<unsigned short>(ru->port_number())));
     pid_t pid = fork();
     if (pid == 0) {
+      int devnull = ::open("/dev/null", O_RDWR);
+      if (devnull >= 0) {
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+      }
 #ifdef __APPLE__
       execlp("open", "open", url.c_str(), static_cast<char*>(nullptr));
 #else
@@ -408,16 +419,17 @@ authorizer browser_authorizer(std::chrono::seconds timeout) {
       _exit(127);
     }
     std::cerr << "Opening the browser; if it does not open, visit:\n" << url << "\n";
-    std::string result;
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
     std::thread stopper([&] {
-      auto until = std::chrono::steady_clock::now() + timeout;
-      while (result.empty() && std::chrono::steady_clock::now() < until)
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      if (result.empty()) {
+      std::unique_lock lk(m);
+      if (!cv.wait_for(lk, timeout, [&] { return done; })) {
         boost::system::error_code ec;
-        acceptor.close(ec);
+        acceptor.close(ec);  // unblocks accept()
       }
     });
+    std::string result;
     try {
       for (;;) {
         tcp::socket sock(ioc);
@@ -434,18 +446,21 @@ authorizer browser_authorizer(std::chrono::seconds timeout) {
         res.prepare_payload();
         http::write(sock, res);
         if (ok) {
-          result = ru->scheme().data() + std::string("://") + std::string(ru->encoded_host()) +
-                   ":" + std::string(ru->port()) + target;
+          result = "http://127.0.0.1:" + std::string(ru->port()) + target;
           break;
         }
       }
     } catch (const std::exception&) {
     }
-    std::string out = result.empty() ? std::string("timeout") : result;
-    result = out;
+    {
+      std::lock_guard lk(m);
+      done = true;
+    }
+    cv.notify_all();
     stopper.join();
-    if (out == "timeout") throw std::runtime_error("no authorization redirect arrived in time");
-    return out;
+    if (pid > 0) ::waitpid(pid, nullptr, WNOHANG);
+    if (result.empty()) throw std::runtime_error("no authorization redirect arrived in time");
+    return result;
   };
 }
 

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace oauth = plexus::client::oauth;
@@ -200,4 +201,31 @@ TEST(OAuth, RejectsForeignResourceMetadata) {
   o.fetcher = [&](const oauth::http_request& r) { return as(r); };
   oauth::oauth_client oc("https://rs.example/mcp", o);
   EXPECT_FALSE(oc.hook()->on_challenge(401, {}));
+}
+
+TEST(OAuth, BrowserAuthorizerReceivesTheLoopbackRedirect) {
+  // No browser here: xdg-open fails or is absent; the redirect is simulated.
+  auto az = oauth::browser_authorizer(std::chrono::seconds(20));
+  std::string got, error;
+  std::thread t([&] {
+    try {
+      got = az("http://127.0.0.1:9/authorize?state=s1", "http://127.0.0.1:47613/callback");
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  oauth::http_response r;
+  for (int i = 0; i < 100; ++i) {
+    try {
+      r = oauth::fetch(
+          {.method = "GET", .url = "http://127.0.0.1:47613/callback?code=abc&state=s1"});
+      break;
+    } catch (const std::exception&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  t.join();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_TRUE(error.empty()) << error;
+  EXPECT_EQ(got, "http://127.0.0.1:47613/callback?code=abc&state=s1");
 }
