@@ -4,6 +4,7 @@
 #include "plexus/core/base64.hpp"
 #include "plexus/protocol/versions.hpp"
 #include "plexus/transport/sse.hpp"
+#include "transport/mcp_http.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/connect.hpp>
@@ -46,16 +47,7 @@ std::string header_value(std::string_view v) {
   return needs_base64(v) ? "=?base64?" + base64::encode(v) + "?=" : std::string(v);
 }
 
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f) return false;
-    if (std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
-        std::string_view::npos)
-      return false;
-  }
-  return true;
-}
+using transport::mcp_http::is_token;  // RFC 9110 token: the rule the server checks too
 
 // x-mcp-header declarations of a tool: header name -> property path. Invalid
 // declarations make the tool unusable over HTTP (the spec says: drop it).
@@ -566,20 +558,36 @@ class http_transport : public client_transport,
     }
   }
 
-  std::optional<std::string> read_body(connection& c, beast::flat_buffer& buffer,
-                                       http::response_parser<http::buffer_body>& p) {
-    std::string body;
+  // Reads the body in pieces, handing each to `on_bytes` (false: stop), while
+  // `keep_going()` holds. True when the body ended normally.
+  template <class OnBytes, class KeepGoing>
+  static bool read_chunks(connection& c, beast::flat_buffer& buffer,
+                          http::response_parser<http::buffer_body>& p, OnBytes on_bytes,
+                          KeepGoing keep_going) {
     char chunk[16 * 1024];
-    while (!p.is_done()) {
+    while (!p.is_done() && keep_going()) {
       p.get().body().data = chunk;
       p.get().body().size = sizeof chunk;
       beast::error_code ec;
       c.read_some(buffer, p, ec);
       if (ec == http::error::need_buffer) ec = {};
-      if (ec) return std::nullopt;
-      body.append(chunk, sizeof chunk - p.get().body().size);
-      if (body.size() > opts_.max_message_bytes) return std::nullopt;
+      if (ec) return false;
+      if (!on_bytes(std::string_view(chunk, sizeof chunk - p.get().body().size))) return false;
     }
+    return p.is_done();
+  }
+
+  std::optional<std::string> read_body(connection& c, beast::flat_buffer& buffer,
+                                       http::response_parser<http::buffer_body>& p) {
+    std::string body;
+    bool ok = read_chunks(
+        c, buffer, p,
+        [&](std::string_view bytes) {
+          body.append(bytes);
+          return body.size() <= opts_.max_message_bytes;
+        },
+        [] { return true; });
+    if (!ok) return std::nullopt;
     return body;
   }
 
@@ -607,17 +615,9 @@ class http_transport : public client_transport,
           deliver(v);
         },
         {.max_event_bytes = opts_.max_message_bytes});
-    char chunk[16 * 1024];
-    while (!p.is_done() && !closing_) {
-      p.get().body().data = chunk;
-      p.get().body().size = sizeof chunk;
-      beast::error_code ec;
-      c.read_some(buffer, p, ec);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) break;
-      sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
-      if (sse.failed()) break;
-    }
+    read_chunks(
+        c, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
+        [&] { return !closing_; });
     sse.finish();
     c.abort();
     if (answered || closing_ || !resumable || id_key.empty()) return;
@@ -667,16 +667,9 @@ class http_transport : public client_transport,
             deliver(v);
           },
           {.max_event_bytes = opts_.max_message_bytes});
-      char chunk[16 * 1024];
-      while (!p.is_done() && !closing_ && !answered) {
-        p.get().body().data = chunk;
-        p.get().body().size = sizeof chunk;
-        beast::error_code ec;
-        conn->read_some(buffer, p, ec);
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) break;
-        sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
-      }
+      read_chunks(
+          *conn, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
+          [&] { return !closing_ && !answered; });
       if (!sse.last_event_id().empty()) last = sse.last_event_id();
       conn->abort();
       return answered;
@@ -732,16 +725,9 @@ class http_transport : public client_transport,
               if (!ec) deliver(v);
             },
             {.max_event_bytes = opts_.max_message_bytes});
-        char chunk[16 * 1024];
-        while (!p.is_done() && !closing_) {
-          p.get().body().data = chunk;
-          p.get().body().size = sizeof chunk;
-          beast::error_code ec;
-          conn->read_some(buffer, p, ec);
-          if (ec == http::error::need_buffer) ec = {};
-          if (ec) break;
-          sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
-        }
+        read_chunks(
+            *conn, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
+            [&] { return !closing_; });
         last = sse.last_event_id();
         if (sse.retry()) wait = std::chrono::milliseconds(*sse.retry());
         failures = 0;
@@ -847,16 +833,9 @@ class http_transport : public client_transport,
           if (!ec) deliver(v);
         },
         {.max_event_bytes = opts_.max_message_bytes});
-    char chunk[16 * 1024];
-    while (!p.is_done() && !closing_) {
-      p.get().body().data = chunk;
-      p.get().body().size = sizeof chunk;
-      beast::error_code ec;
-      conn.read_some(buffer, p, ec);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec) break;
-      sse.feed(std::string_view(chunk, sizeof chunk - p.get().body().size));
-    }
+    read_chunks(
+        conn, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
+        [&] { return !closing_; });
     {
       std::lock_guard g(sse_mu_);
       sse_failed_ = true;

@@ -392,11 +392,11 @@ class sandbox {
     std::string shown(path);
     if (make_dirs) check_lexically(path);
     std::size_t root = 0;
-    std::deque<std::string> todo;
+    std::deque<std::string> remaining;
     auto start_at = [&](std::string_view p) {
-      todo.clear();
+      remaining.clear();
       if (!p.starts_with('/')) {
-        for (auto& c : split_path(p)) todo.push_back(std::move(c));
+        for (auto& c : split_path(p)) remaining.push_back(std::move(c));
         return;
       }
       auto comps = split_path(p);
@@ -410,7 +410,7 @@ class sandbox {
       if (!best) throw tool_error("path escapes the allowed roots: " + shown);
       root = *best;
       for (std::size_t i = roots_[root].components.size(); i < comps.size(); ++i)
-        todo.push_back(comps[i]);
+        remaining.push_back(comps[i]);
     };
     start_at(path);
 
@@ -427,27 +427,27 @@ class sandbox {
     auto follow = [&](const std::string& target) {
       if (++links > max_symlinks) throw tool_error("too many levels of symbolic links: " + shown);
       if (target.starts_with('/')) {
-        std::deque<std::string> rest = std::move(todo);
+        std::deque<std::string> rest = std::move(remaining);
         start_at(target);
         stack.clear();
         names.clear();
-        for (auto& r : rest) todo.push_back(std::move(r));
+        for (auto& r : rest) remaining.push_back(std::move(r));
       } else {
         auto comps = split_path(target);
-        for (auto it = comps.rbegin(); it != comps.rend(); ++it) todo.push_front(*it);
+        for (auto it = comps.rbegin(); it != comps.rend(); ++it) remaining.push_front(*it);
       }
     };
 
-    while (!todo.empty()) {
-      std::string c = std::move(todo.front());
-      todo.pop_front();
+    while (!remaining.empty()) {
+      std::string c = std::move(remaining.front());
+      remaining.pop_front();
       if (c == "..") {
         if (stack.empty()) throw tool_error("path escapes the allowed roots: " + shown);
         stack.pop_back();
         names.pop_back();
         continue;
       }
-      bool last = todo.empty();
+      bool last = remaining.empty();
       if (last) {
         struct stat st {};
         if (::fstatat(current(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) &&

@@ -1,0 +1,189 @@
+/* Calibration responder for bench/run: the harness's ceiling.
+ *
+ *   calibration --http 127.0.0.1:PORT   answers every HTTP/1.1 request (keep-alive) with a fixed
+ *                                       JSON-RPC tools/call result (application/json)
+ *   calibration --stdio                 answers every line on stdin with the same result, echoing
+ *                                       the request's "id" so that pipelined clients can match
+ *
+ * It parses nothing beyond the headers' Content-Length and the "id" member: whatever a real MCP
+ * server does on top of this is its own cost. One thread per connection (blocking I/O).
+ * Built by bench/run with `cc -O2 -pthread`; standard C + POSIX only. Binds only where told
+ * (bench/run passes 127.0.0.1).
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static const char k_result_head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+static const char k_result_tail[] =
+    ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hello\"}]}}";
+
+/* Copies the JSON value of "id" (number or simple string) into out; "null" when absent. */
+static size_t find_id(const char* msg, size_t len, char* out, size_t cap) {
+  const char* p = memmem(msg, len, "\"id\"", 4);
+  if (!p) { memcpy(out, "null", 4); return 4; }
+  p += 4;
+  const char* end = msg + len;
+  while (p < end && (*p == ' ' || *p == ':' || *p == '\t')) ++p;
+  const char* s = p;
+  if (p < end && *p == '"') {
+    ++p;
+    while (p < end && *p != '"') p += (*p == '\\') ? 2 : 1;
+    if (p < end) ++p;
+  } else {
+    while (p < end && *p != ',' && *p != '}' && *p != ' ') ++p;
+  }
+  size_t n = (size_t)(p - s);
+  if (n == 0 || n >= cap) { memcpy(out, "null", 4); return 4; }
+  memcpy(out, s, n);
+  return n;
+}
+
+static int write_all(int fd, const char* b, size_t n) {
+  while (n) {
+    ssize_t w = write(fd, b, n);
+    if (w < 0) { if (errno == EINTR) continue; return -1; }
+    b += w; n -= (size_t)w;
+  }
+  return 0;
+}
+
+static size_t build_body(const char* req, size_t len, char* out) {
+  char id[128];
+  size_t idn = find_id(req, len, id, sizeof id);
+  size_t n = 0;
+  memcpy(out + n, k_result_head, sizeof k_result_head - 1); n += sizeof k_result_head - 1;
+  memcpy(out + n, id, idn); n += idn;
+  memcpy(out + n, k_result_tail, sizeof k_result_tail - 1); n += sizeof k_result_tail - 1;
+  return n;
+}
+
+static int run_stdio(void) {
+  size_t cap = 1 << 16, have = 0;
+  char* buf = malloc(cap);
+  char out[512];
+  char wbuf[1 << 16];
+  size_t wn = 0;
+  for (;;) {
+    if (have == cap) { cap *= 2; buf = realloc(buf, cap); }
+    ssize_t r = read(0, buf + have, cap - have);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    have += (size_t)r;
+    size_t start = 0;
+    for (;;) {
+      char* nl = memchr(buf + start, '\n', have - start);
+      if (!nl) break;
+      size_t len = (size_t)(nl - (buf + start));
+      if (len > 0) {
+        size_t n = build_body(buf + start, len, out);
+        out[n++] = '\n';
+        if (wn + n > sizeof wbuf) { if (write_all(1, wbuf, wn)) return 1; wn = 0; }
+        memcpy(wbuf + wn, out, n); wn += n;
+      }
+      start += len + 1;
+    }
+    if (wn) { if (write_all(1, wbuf, wn)) return 1; wn = 0; }
+    memmove(buf, buf + start, have - start);
+    have -= start;
+  }
+  return 0;
+}
+
+static void* serve_conn(void* arg) {
+  int fd = (int)(intptr_t)arg;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  size_t cap = 1 << 16, have = 0;
+  char* buf = malloc(cap);
+  char body[512], resp[1024];
+  for (;;) {
+    /* one request: headers, then Content-Length bytes of body */
+    char* hend;
+    while (!(hend = memmem(buf, have, "\r\n\r\n", 4))) {
+      if (have == cap) { cap *= 2; buf = realloc(buf, cap); }
+      ssize_t r = read(fd, buf + have, cap - have);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) goto done;
+      have += (size_t)r;
+    }
+    size_t hlen = (size_t)(hend - buf) + 4;
+    size_t clen = 0;
+    for (char* p = buf; p < hend; ) {
+      char* eol = memmem(p, (size_t)(hend - p) + 2, "\r\n", 2);
+      if (!eol) break;
+      if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0)
+        clen = strtoul(p + 15, NULL, 10);
+      p = eol + 2;
+    }
+    while (have < hlen + clen) {
+      if (have == cap) { cap *= 2; buf = realloc(buf, cap); }
+      ssize_t r = read(fd, buf + have, cap - have);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) goto done;
+      have += (size_t)r;
+    }
+    size_t bn = build_body(buf + hlen, clen, body);
+    int hn = snprintf(resp, sizeof resp,
+                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                      "Content-Length: %zu\r\n\r\n", bn);
+    memcpy(resp + hn, body, bn);
+    if (write_all(fd, resp, (size_t)hn + bn)) goto done;
+    memmove(buf, buf + hlen + clen, have - hlen - clen);
+    have -= hlen + clen;
+  }
+done:
+  free(buf);
+  close(fd);
+  return NULL;
+}
+
+static int run_http(const char* addr) {
+  char host[64] = "127.0.0.1";
+  const char* colon = strrchr(addr, ':');
+  if (!colon) { fprintf(stderr, "calibration: --http HOST:PORT\n"); return 2; }
+  if (colon != addr) {
+    size_t n = (size_t)(colon - addr);
+    if (n >= sizeof host) return 2;
+    memcpy(host, addr, n); host[n] = 0;
+  }
+  int port = atoi(colon + 1);
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) { fprintf(stderr, "bad host\n"); return 2; }
+  if (bind(s, (struct sockaddr*)&sa, sizeof sa) || listen(s, 1024)) { perror("bind"); return 1; }
+  for (;;) {
+    int c = accept(s, NULL, NULL);
+    if (c < 0) { if (errno == EINTR) continue; perror("accept"); return 1; }
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 256 * 1024);
+    if (pthread_create(&t, &at, serve_conn, (void*)(intptr_t)c)) close(c);
+    pthread_attr_destroy(&at);
+  }
+}
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (argc >= 2 && strcmp(argv[1], "--stdio") == 0) return run_stdio();
+  if (argc >= 3 && strcmp(argv[1], "--http") == 0) return run_http(argv[2]);
+  fprintf(stderr, "usage: calibration --stdio | --http HOST:PORT\n");
+  return 2;
+}
