@@ -6,7 +6,7 @@
  *                                       the request's "id" so that pipelined clients can match
  *
  * It parses nothing beyond the headers' Content-Length and the "id" member: whatever a real MCP
- * server does on top of this is its own cost. One thread per connection (blocking I/O).
+ * server does on top of this is its own cost. HTTP: one epoll loop on one thread.
  * Built by bench/run with `cc -O2 -pthread`; standard C + POSIX only. Binds only where told
  * (bench/run passes 127.0.0.1).
  */
@@ -15,13 +15,13 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -101,52 +101,61 @@ static int run_stdio(void) {
   return 0;
 }
 
-static void* serve_conn(void* arg) {
-  int fd = (int)(intptr_t)arg;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  size_t cap = 1 << 16, have = 0;
-  char* buf = malloc(cap);
-  char body[512], resp[1024];
+/* HTTP: one epoll loop on one thread (level-triggered, non-blocking sockets), so that the
+ * ceiling does not pay for thread switches when the server is pinned to one core. */
+struct conn {
+  int fd;
+  char* in;
+  size_t in_len, in_cap;
+  char* out;
+  size_t out_len, out_off, out_cap;
+};
+
+static void append_out(struct conn* c, const char* b, size_t n) {
+  if (c->out_len + n > c->out_cap) {
+    while (c->out_len + n > c->out_cap) c->out_cap = c->out_cap ? c->out_cap * 2 : 4096;
+    c->out = realloc(c->out, c->out_cap);
+  }
+  memcpy(c->out + c->out_len, b, n);
+  c->out_len += n;
+}
+
+/* Answers every complete request buffered in c->in. */
+static void process(struct conn* c) {
+  char body[512], head[256];
+  size_t off = 0;
   for (;;) {
-    /* one request: headers, then Content-Length bytes of body */
-    char* hend;
-    while (!(hend = memmem(buf, have, "\r\n\r\n", 4))) {
-      if (have == cap) { cap *= 2; buf = realloc(buf, cap); }
-      ssize_t r = read(fd, buf + have, cap - have);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) goto done;
-      have += (size_t)r;
-    }
-    size_t hlen = (size_t)(hend - buf) + 4;
-    size_t clen = 0;
-    for (char* p = buf; p < hend; ) {
+    char* base = c->in + off;
+    size_t have = c->in_len - off;
+    char* hend = memmem(base, have, "\r\n\r\n", 4);
+    if (!hend) break;
+    size_t hlen = (size_t)(hend - base) + 4, clen = 0;
+    for (char* p = base; p < hend;) {
       char* eol = memmem(p, (size_t)(hend - p) + 2, "\r\n", 2);
       if (!eol) break;
       if ((size_t)(eol - p) > 15 && strncasecmp(p, "content-length:", 15) == 0)
         clen = strtoul(p + 15, NULL, 10);
       p = eol + 2;
     }
-    while (have < hlen + clen) {
-      if (have == cap) { cap *= 2; buf = realloc(buf, cap); }
-      ssize_t r = read(fd, buf + have, cap - have);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) goto done;
-      have += (size_t)r;
-    }
-    size_t bn = build_body(buf + hlen, clen, body);
-    int hn = snprintf(resp, sizeof resp,
+    if (have < hlen + clen) break;
+    size_t bn = build_body(base + hlen, clen, body);
+    int hn = snprintf(head, sizeof head,
                       "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                       "Content-Length: %zu\r\n\r\n", bn);
-    memcpy(resp + hn, body, bn);
-    if (write_all(fd, resp, (size_t)hn + bn)) goto done;
-    memmove(buf, buf + hlen + clen, have - hlen - clen);
-    have -= hlen + clen;
+    append_out(c, head, (size_t)hn);
+    append_out(c, body, bn);
+    off += hlen + clen;
   }
-done:
-  free(buf);
-  close(fd);
-  return NULL;
+  memmove(c->in, c->in + off, c->in_len - off);
+  c->in_len -= off;
+}
+
+static void close_conn(int ep, struct conn* c) {
+  epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+  close(c->fd);
+  free(c->in);
+  free(c->out);
+  free(c);
 }
 
 static int run_http(const char* addr) {
@@ -159,7 +168,7 @@ static int run_http(const char* addr) {
     memcpy(host, addr, n); host[n] = 0;
   }
   int port = atoi(colon + 1);
-  int s = socket(AF_INET, SOCK_STREAM, 0);
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in sa = {0};
@@ -167,16 +176,55 @@ static int run_http(const char* addr) {
   sa.sin_port = htons((uint16_t)port);
   if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) { fprintf(stderr, "bad host\n"); return 2; }
   if (bind(s, (struct sockaddr*)&sa, sizeof sa) || listen(s, 1024)) { perror("bind"); return 1; }
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+  struct epoll_event evs[256];
   for (;;) {
-    int c = accept(s, NULL, NULL);
-    if (c < 0) { if (errno == EINTR) continue; perror("accept"); return 1; }
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 256 * 1024);
-    if (pthread_create(&t, &at, serve_conn, (void*)(intptr_t)c)) close(c);
-    pthread_attr_destroy(&at);
+    int n = epoll_wait(ep, evs, 256, -1);
+    if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
+    for (int i = 0; i < n; ++i) {
+      struct conn* c = evs[i].data.ptr;
+      if (!c) {
+        int fd;
+        while ((fd = accept4(s, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          struct conn* nc = calloc(1, sizeof *nc);
+          nc->fd = fd;
+          nc->in_cap = 1 << 14;
+          nc->in = malloc(nc->in_cap);
+          struct epoll_event cev = {.events = EPOLLIN, .data.ptr = nc};
+          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
+        }
+        continue;
+      }
+      if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        for (;;) {
+          if (c->in_len == c->in_cap) { c->in_cap *= 2; c->in = realloc(c->in, c->in_cap); }
+          ssize_t r = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+          if (r > 0) { c->in_len += (size_t)r; continue; }
+          if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+          close_conn(ep, c);
+          c = NULL;
+          break;
+        }
+        if (!c) continue;
+        process(c);
+      }
+      while (c->out_off < c->out_len) {
+        ssize_t w = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        if (w > 0) { c->out_off += (size_t)w; continue; }
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) break;
+        close_conn(ep, c);
+        c = NULL;
+        break;
+      }
+      if (!c) continue;
+      if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+      struct epoll_event cev = {.events = EPOLLIN | (c->out_len ? EPOLLOUT : 0), .data.ptr = c};
+      epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &cev);
+    }
   }
 }
 

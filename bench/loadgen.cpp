@@ -9,6 +9,10 @@
 //   requests errors seconds throughput p50_us p90_us p99_us p999_us rss_kb cpu_s
 // rss_kb is the server's VmHWM (peak RSS) and cpu_s its user+system CPU during the measured
 // phase, both read from /proc/PID. Exit status 0 on success, 1 when the server misbehaved.
+#include <poll.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -17,12 +21,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <poll.h>
 #include <sstream>
 #include <string>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <vector>
 
 using clk = std::chrono::steady_clock;
@@ -88,27 +88,50 @@ int main(int argc, char** argv) {
   int i = 1;
   for (; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--") { ++i; break; }
-    if (i + 1 >= argc) { std::fprintf(stderr, "loadgen: %s needs a value\n", a.c_str()); return 2; }
-    if (a == "--window") window = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--duration") duration = std::atof(argv[++i]);
-    else if (a == "--warmup") warmup = std::atof(argv[++i]);
-    else if (a == "--text") text = argv[++i];
-    else { std::fprintf(stderr, "loadgen: unknown option %s\n", a.c_str()); return 2; }
+    if (a == "--") {
+      ++i;
+      break;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "loadgen: %s needs a value\n", a.c_str());
+      return 2;
+    }
+    if (a == "--window")
+      window = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--duration")
+      duration = std::atof(argv[++i]);
+    else if (a == "--warmup")
+      warmup = std::atof(argv[++i]);
+    else if (a == "--text")
+      text = argv[++i];
+    else {
+      std::fprintf(stderr, "loadgen: unknown option %s\n", a.c_str());
+      return 2;
+    }
   }
   if (i >= argc) {
-    std::fprintf(stderr, "usage: loadgen [--window W] [--duration S] [--warmup S] -- CMD ARGS...\n");
+    std::fprintf(stderr,
+                 "usage: loadgen [--window W] [--duration S] [--warmup S] -- CMD ARGS...\n");
     return 2;
   }
   std::signal(SIGPIPE, SIG_IGN);
   int in_pipe[2], out_pipe[2];
-  if (pipe(in_pipe) || pipe(out_pipe)) { std::perror("pipe"); return 1; }
+  if (pipe(in_pipe) || pipe(out_pipe)) {
+    std::perror("pipe");
+    return 1;
+  }
   pid_t pid = fork();
-  if (pid < 0) { std::perror("fork"); return 1; }
+  if (pid < 0) {
+    std::perror("fork");
+    return 1;
+  }
   if (pid == 0) {
     dup2(in_pipe[0], 0);
     dup2(out_pipe[1], 1);
-    close(in_pipe[0]); close(in_pipe[1]); close(out_pipe[0]); close(out_pipe[1]);
+    close(in_pipe[0]);
+    close(in_pipe[1]);
+    close(out_pipe[0]);
+    close(out_pipe[1]);
     execvp(argv[i], argv + i);
     std::perror("exec");
     _exit(127);
@@ -154,14 +177,20 @@ int main(int argc, char** argv) {
   };
 
   // Session opening (legacy era: every peer speaks it on stdio).
-  write_all(to,
-            "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
-            "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"plexus-bench\","
-            "\"version\":\"1\"}}}\n");
+  write_all(
+      to,
+      "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+      "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"plexus-bench\","
+      "\"version\":\"1\"}}}\n");
   bool inited = false;
   auto deadline = clk::now() + std::chrono::seconds(30);
   while (!inited && clk::now() < deadline)
-    if (!pump([&](long long id, bool) { if (id == 0) inited = true; }, 1000) && clk::now() >= deadline)
+    if (!pump(
+            [&](long long id, bool) {
+              if (id == 0) inited = true;
+            },
+            1000) &&
+        clk::now() >= deadline)
       break;
   if (!inited) {
     std::fprintf(stderr, "loadgen: no initialize answer\n");
@@ -172,8 +201,10 @@ int main(int argc, char** argv) {
   write_all(to, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n");
 
   auto t0 = clk::now();
-  auto measure_from = t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(warmup));
-  auto stop_at = measure_from + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration));
+  auto measure_from =
+      t0 + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(warmup));
+  auto stop_at = measure_from +
+                 std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(duration));
   bool measuring = false;
   double cpu0 = 0;
   long long measured = 0;
@@ -208,11 +239,16 @@ int main(int argc, char** argv) {
           if (measuring && done < stop_at) {
             if (err) ++errors;
             ++measured;
-            lat.push_back(std::chrono::duration<double, std::micro>(done - sent[size_t(id) & (ring - 1)]).count());
+            lat.push_back(
+                std::chrono::duration<double, std::micro>(done - sent[size_t(id) & (ring - 1)])
+                    .count());
           }
         },
         5000);
-    if (!ok) { failed = true; break; }
+    if (!ok) {
+      failed = true;
+      break;
+    }
     send_more(clk::now() < stop_at);
   }
   auto m_end = std::min(clk::now(), stop_at);
@@ -221,10 +257,18 @@ int main(int argc, char** argv) {
   close(to);
   int status = 0;
   for (int k = 0; k < 40; ++k) {
-    if (waitpid(pid, &status, WNOHANG) == pid) { pid = -1; break; }
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      break;
+    }
     usleep(50000);
   }
-  if (pid > 0) { kill(pid, SIGTERM); usleep(200000); kill(pid, SIGKILL); waitpid(pid, &status, 0); }
+  if (pid > 0) {
+    kill(pid, SIGTERM);
+    usleep(200000);
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  }
 
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double q) {
@@ -233,10 +277,11 @@ int main(int argc, char** argv) {
     return lat[k];
   };
   double secs = measuring ? std::chrono::duration<double>(m_end - m_start).count() : 0;
-  std::printf("requests=%lld errors=%lld seconds=%.3f throughput=%.1f p50_us=%.1f p90_us=%.1f "
-              "p99_us=%.1f p999_us=%.1f rss_kb=%ld cpu_s=%.2f\n",
-              measured, errors, secs, secs > 0 ? double(measured) / secs : 0.0, pct(0.50),
-              pct(0.90), pct(0.99), pct(0.999), hwm, measuring ? cpu1 - cpu0 : 0.0);
+  std::printf(
+      "requests=%lld errors=%lld seconds=%.3f throughput=%.1f p50_us=%.1f p90_us=%.1f "
+      "p99_us=%.1f p999_us=%.1f rss_kb=%ld cpu_s=%.2f\n",
+      measured, errors, secs, secs > 0 ? double(measured) / secs : 0.0, pct(0.50), pct(0.90),
+      pct(0.99), pct(0.999), hwm, measuring ? cpu1 - cpu0 : 0.0);
   if (failed) std::fprintf(stderr, "loadgen: the server stopped answering\n");
   return failed || measured == 0 ? 1 : 0;
 }

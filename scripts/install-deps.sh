@@ -13,7 +13,7 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev openssl)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -64,6 +65,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::int64_t next_id = 1;
   std::map<std::string, std::shared_ptr<pending>> waiting;            // by request id
   std::map<std::string, std::shared_ptr<pending>> by_progress_token;  // by token
+  // subscriptions/listen streams: request id -> callback for their frames.
+  std::map<std::string, std::function<void(const std::string&, const json::object&)>> listeners;
   bool closed = false;
   std::string closed_why;
   std::vector<std::thread> handler_threads;
@@ -122,7 +125,74 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       if (opts.on_notification) opts.on_notification(std::string(*method), params);
       return;
     }
+    invalidate_cache_for(*method);
+    // Frames of a subscriptions/listen stream go to that subscription's callback.
+    if (auto meta = json::find_object(params, "_meta"))
+      if (auto sid = meta->find(protocol::meta::subscription_id); sid != meta->end()) {
+        std::function<void(const std::string&, const json::object&)> cb;
+        {
+          std::lock_guard lk(mu);
+          auto it = listeners.find(json::dump(sid->value()));
+          if (it != listeners.end()) cb = it->second;
+        }
+        if (cb) {
+          cb(std::string(*method), params);
+          return;
+        }
+      }
     if (opts.on_notification) opts.on_notification(std::string(*method), params);
+  }
+
+  // ---- list cache (ttlMs / cacheScope) -------------------------------------
+
+  struct cached {
+    json::object result;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex cache_mu;
+  std::map<std::string, cached> cache;  // method + params -> result
+
+  void invalidate_cache_for(std::string_view notification) {
+    std::string prefix;
+    if (notification == "notifications/tools/list_changed")
+      prefix = "tools/list";
+    else if (notification == "notifications/prompts/list_changed")
+      prefix = "prompts/list";
+    else if (notification == "notifications/resources/list_changed")
+      prefix = "resources/";
+    else
+      return;
+    std::lock_guard lk(cache_mu);
+    for (auto it = cache.begin(); it != cache.end();)
+      it = it->first.starts_with(prefix) ? cache.erase(it) : std::next(it);
+  }
+
+  // A cacheable list request: fresh cached pages are served without a round trip.
+  // One client is one authorization context, so "private" results may be reused here.
+  result<json::object> cached_request(const std::string& method, json::object params) {
+    std::string key = method + "|" + json::dump(params);
+    {
+      std::lock_guard lk(cache_mu);
+      auto it = cache.find(key);
+      if (it != cache.end() && std::chrono::steady_clock::now() < it->second.expires)
+        return it->second.result;
+    }
+    auto r = request(method, params, {});
+    if (!r) {
+      if (r.error().kind == error::protocol && r.error().code == codes::invalid_params &&
+          params.contains("cursor")) {
+        std::lock_guard lk(cache_mu);  // an invalid cursor: every page of the list is stale
+        for (auto it = cache.begin(); it != cache.end();)
+          it = it->first.starts_with(method + "|") ? cache.erase(it) : std::next(it);
+      }
+      return r;
+    }
+    auto ttl = json::find_int(*r, "ttlMs").value_or(0);
+    if (ttl > 0) {
+      std::lock_guard lk(cache_mu);
+      cache[key] = {*r, std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl)};
+    }
+    return r;
   }
 
   result<json::object> run_handler(const std::string& method, const json::object& params) {
@@ -216,6 +286,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         by_progress_token[token_key] = p;
       }
     }
+    if (ro.on_id) ro.on_id(key);  // outside the lock: it may take it
     if (ro.on_progress) {
       json::object& meta = params["_meta"].is_object() ? params["_meta"].get_object()
                                                        : params["_meta"].emplace_object();
@@ -336,6 +407,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         add_envelope(params, ro);
         continue;
       }
+      if (!r && era == protocol::era::legacy && r.error().kind == error::transport &&
+          r.error().code == 404 && method != "initialize" && round == 0) {
+        // The server ended or forgot the session: start a new one and retry once.
+        spdlog::info("{}: session not found; initializing a new session", transport->describe());
+        transport->reset_session();
+        if (auto again = initialize(); !again) return unexpected{again.error()};
+        continue;
+      }
       if (!r) return r;
       auto rt = json::find_string(*r, "resultType");
       if (!rt || *rt == "complete") return r;
@@ -442,7 +521,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     for (int page = 0; page < 10'000; ++page) {
       json::object params;
       if (cursor) params["cursor"] = *cursor;
-      auto r = request(method, params, {});
+      auto r = cached_request(method, params);
       if (!r) return unexpected{r.error()};
       if (auto items = json::find_array(*r, field))
         for (const auto& i : *items)
@@ -546,6 +625,58 @@ result<json::object> client::get_prompt(const std::string& name,
   json::object args;
   for (const auto& [k, v] : arguments) args[k] = v;
   return impl_->request("prompts/get", {{"name", name}, {"arguments", std::move(args)}}, options);
+}
+
+subscription::~subscription() {
+  cancel();
+}
+
+void subscription::cancel() {
+  if (!impl_) return;
+  auto i = std::static_pointer_cast<client::impl>(impl_);
+  {
+    std::lock_guard lk(i->mu);
+    i->listeners.erase(key_);
+  }
+  stop_->cancel();
+  if (worker_.joinable()) worker_.join();
+  impl_.reset();
+}
+
+result<std::unique_ptr<subscription>> client::listen(
+    json::object filter, std::function<void(const std::string&, const json::object&)> on_event) {
+  if (impl_->era != protocol::era::modern) {
+    error e;
+    e.kind = error::protocol;
+    e.code = codes::method_not_found;
+    e.message = "subscriptions/listen needs 2026-07-28; legacy sessions get notifications directly";
+    return unexpected{e};
+  }
+  auto sub = std::unique_ptr<subscription>(new subscription());
+  sub->impl_ = impl_;
+  sub->stop_ = std::make_shared<cancellation>();
+  auto i = impl_;
+  auto stop = sub->stop_;
+  auto ready = std::make_shared<std::promise<std::string>>();
+  auto key = ready->get_future();
+  // The request stays open until cancelled (or the server ends it): its own thread.
+  sub->worker_ = std::thread(
+      [i, stop, ready, filter = std::move(filter), on_event = std::move(on_event)]() mutable {
+        request_options ro;
+        ro.cancel = stop;
+        ro.timeout = std::chrono::hours(24 * 365);
+        json::object params{{"notifications", filter}};
+        i->add_envelope(params, ro);
+        // Register the callback under the id this request takes before it is sent.
+        ro.on_id = [&](const std::string& id_key) {
+          std::lock_guard lk(i->mu);
+          i->listeners[id_key] = std::move(on_event);
+          ready->set_value(id_key);
+        };
+        (void)i->exchange("subscriptions/listen", std::move(params), ro);
+      });
+  sub->key_ = key.get();
+  return sub;
 }
 
 result<json::object> client::ping() {

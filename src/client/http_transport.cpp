@@ -269,6 +269,12 @@ class http_transport : public client_transport,
     deliver(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(e)}});
   }
 
+  void reset_session() override {
+    std::lock_guard lk(mu_);
+    session_id_.clear();
+    legacy_version_.clear();
+  }
+
   void close() override {
     if (closing_.exchange(true)) return;
     std::string sid;
@@ -881,6 +887,7 @@ std::unique_ptr<client_transport> make_http_transport(std::string url,
     void start(inbound m, closed c) override { t->start(std::move(m), std::move(c)); }
     std::optional<transport_error> send(const json::object& m) override { return t->send(m); }
     void close() override { t->close(); }
+    void reset_session() override { t->reset_session(); }
     std::string describe() const override { return t->describe(); }
     ~holder() override { t->close(); }
   };

@@ -6,6 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 using namespace plexus;
 using namespace plexus::client;
 using plexus::testing::plexus_http_process;
@@ -113,4 +117,58 @@ TEST(ClientHttp, UnreachableServerIsAClearError) {
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().kind, error::transport);
   EXPECT_NE(c.error().message.find("cannot reach http://127.0.0.1:1/mcp"), std::string::npos);
+}
+
+TEST(ClientHttp, ListsAreCachedForTheirTtlAndDroppedOnListChanged) {
+  plexus_http_process srv;
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::auto_detect));
+  ASSERT_TRUE(c);
+  std::atomic<int> frames{0};
+  std::vector<std::string> methods;
+  std::mutex mu;
+  auto sub =
+      (*c)->listen({{"toolsListChanged", true}}, [&](const std::string& m, const json::object&) {
+        std::lock_guard lk(mu);
+        methods.push_back(m);
+        ++frames;
+      });
+  ASSERT_TRUE(sub) << sub.error().describe();
+  for (int i = 0; i < 100 && frames < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_GE(frames.load(), 1);
+  EXPECT_EQ(methods.front(), "notifications/subscriptions/acknowledged");
+  // The everything server answers tools/list with ttlMs 60000: the second list is served
+  // from the cache, which the (counting) server proves by not being asked.
+  auto first = (*c)->list_tools();
+  ASSERT_TRUE(first);
+  auto t0 = std::chrono::steady_clock::now();
+  auto second = (*c)->list_tools();
+  ASSERT_TRUE(second);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(5));
+  EXPECT_EQ(first->size(), second->size());
+  // A list_changed on the listen stream reaches the callback (and drops the cached list).
+  ASSERT_TRUE((*c)->call_tool("test_trigger_tool_change"));
+  for (int i = 0; i < 200 && frames < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  {
+    std::lock_guard lk(mu);
+    ASSERT_GE(methods.size(), 2u);
+    EXPECT_EQ(methods[1], "notifications/tools/list_changed");
+  }
+  (*sub)->cancel();
+  EXPECT_TRUE((*c)->call_tool("echo", {{"text", "after listen"}}));
+}
+
+TEST(ClientHttp, LegacySessionExpiryStartsANewSession) {
+  plexus_http_process srv({"--session-idle-seconds", "1"});
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::legacy_only));
+  ASSERT_TRUE(c);
+  ASSERT_TRUE((*c)->call_tool("echo", {{"text", "one"}}));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(2600));  // the server drops the idle session
+  auto r = (*c)->call_tool("echo", {{"text", "two"}});
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), "two");
 }

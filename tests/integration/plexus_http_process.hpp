@@ -21,7 +21,7 @@ class plexus_http_process {
     std::vector<std::string> argv{PLEXUS_BINARY, "everything", "--http", "127.0.0.1:0"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<child_process>(std::move(argv));
-    static const std::regex ready(R"(serving MCP on http://127\.0\.0\.1:(\d+)/mcp)");
+    static const std::regex ready(R"(serving MCP on https?://127\.0\.0\.1:(\d+)/mcp)");
     auto deadline = std::chrono::steady_clock::now() + 10s;
     while (std::chrono::steady_clock::now() < deadline) {
       proc_->read_line(20ms);  // pumps stderr too

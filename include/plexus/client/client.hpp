@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace plexus::client {
@@ -87,6 +88,23 @@ struct request_options {
   std::optional<std::chrono::milliseconds> timeout;
   std::shared_ptr<cancellation> cancel;
   json::object meta;  // extra _meta (e.g. traceparent)
+  // Told the request's JSON-RPC id (serialized) before it is sent.
+  std::function<void(const std::string&)> on_id;
+};
+
+// An open subscriptions/listen stream; cancelling (or destroying) it ends the stream.
+class subscription {
+ public:
+  ~subscription();
+  void cancel();
+
+ private:
+  friend class client;
+  subscription() = default;
+  std::shared_ptr<void> impl_;
+  std::shared_ptr<cancellation> stop_;
+  std::string key_;
+  std::thread worker_;
 };
 
 class client {
@@ -118,6 +136,13 @@ class client {
                                   const std::map<std::string, std::string>& arguments = {},
                                   const request_options& options = {});
   result<json::object> ping();
+
+  // 2026-07-28: opens a subscriptions/listen stream with this SubscriptionFilter
+  // (e.g. {"toolsListChanged": true, "resourceSubscriptions": ["file:///x"]});
+  // `on_event` gets each frame (method, params), the acknowledgement first.
+  // (List results are cached for their ttlMs and dropped on list_changed.)
+  result<std::unique_ptr<subscription>> listen(
+      json::object filter, std::function<void(const std::string&, const json::object&)> on_event);
 
   // Closes the transport; requests in flight fail with error::closed.
   void close();

@@ -41,6 +41,8 @@ class client_transport {
   virtual std::optional<transport_error> send(const json::object& message) = 0;
   // Closes the transport (stdio: close stdin, then SIGTERM, then SIGKILL).
   virtual void close() = 0;
+  // Forgets a legacy session the server no longer knows (HTTP: its session id).
+  virtual void reset_session() {}
   // A short description for errors ("stdio: node server.js", "http://host/mcp").
   virtual std::string describe() const = 0;
 };
