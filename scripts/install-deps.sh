@@ -13,7 +13,7 @@ build_pkgs=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev openssl)
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev openssl wrk gnuplot-nox python3)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${test_pkgs[@]}"); fi
@@ -45,7 +45,7 @@ fi
 if [ "${1:-}" = "--test" ]; then
   # Pinned npm peers (lock files committed): the official TypeScript SDKs for
   # interop, and the official conformance runners with the Node 22 they need.
-  for dir in tests/interop/node tests/conformance/node; do
+  for dir in tests/interop/node tests/conformance/node bench/peers; do
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
       echo "install-deps: npm ci in $dir" >&2
       (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
