@@ -583,6 +583,26 @@ class http_transport : public client_transport,
     return p.is_done();
   }
 
+  // Delivers the JSON-RPC message an SSE event carries; true when it is the
+  // answer to the request `id_key` (empty: none). Priming events carry nothing.
+  bool deliver_event(const transport::sse_event& e, const std::string& id_key) {
+    if (e.data.empty()) return false;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(e.data, ec);
+    if (ec) {
+      spdlog::warn("{}: an SSE event is not JSON", url_);
+      return false;
+    }
+    bool answer = false;
+    if (v.is_object() && !id_key.empty()) {
+      const auto& o = v.get_object();
+      auto it = o.find("id");
+      answer = it != o.end() && json::dump(it->value()) == id_key && !o.contains("method");
+    }
+    deliver(v);
+    return answer;
+  }
+
   std::optional<std::string> read_body(connection& c, beast::flat_buffer& buffer,
                                        http::response_parser<http::buffer_body>& p) {
     std::string body;
@@ -604,22 +624,7 @@ class http_transport : public client_transport,
                    bool resumable) {
     bool answered = false;
     transport::sse_parser sse(
-        [&](const transport::sse_event& e) {
-          if (e.data.empty()) return;  // priming / id updates
-          boost::system::error_code ec;
-          auto v = boost::json::parse(e.data, ec);
-          if (ec) {
-            spdlog::warn("{}: an SSE event is not JSON", url_);
-            return;
-          }
-          if (v.is_object() && !id_key.empty()) {
-            auto it = v.get_object().find("id");
-            if (it != v.get_object().end() && json::dump(it->value()) == id_key &&
-                !v.get_object().contains("method"))
-              answered = true;
-          }
-          deliver(v);
-        },
+        [&](const transport::sse_event& e) { answered |= deliver_event(e, id_key); },
         {.max_event_bytes = opts_.max_message_bytes});
     read_chunks(
         c, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
@@ -659,19 +664,7 @@ class http_transport : public client_transport,
       if (p.get().result_int() != 200) return false;
       bool answered = false;
       transport::sse_parser sse(
-          [&](const transport::sse_event& e) {
-            if (e.data.empty()) return;
-            boost::system::error_code ec;
-            auto v = boost::json::parse(e.data, ec);
-            if (ec) return;
-            if (v.is_object()) {
-              auto it = v.get_object().find("id");
-              if (it != v.get_object().end() && json::dump(it->value()) == id_key &&
-                  !v.get_object().contains("method"))
-                answered = true;
-            }
-            deliver(v);
-          },
+          [&](const transport::sse_event& e) { answered |= deliver_event(e, id_key); },
           {.max_event_bytes = opts_.max_message_bytes});
       read_chunks(
           *conn, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
@@ -723,14 +716,8 @@ class http_transport : public client_transport,
           std::this_thread::sleep_for(wait);
           continue;
         }
-        transport::sse_parser sse(
-            [&](const transport::sse_event& e) {
-              if (e.data.empty()) return;
-              boost::system::error_code ec;
-              auto v = boost::json::parse(e.data, ec);
-              if (!ec) deliver(v);
-            },
-            {.max_event_bytes = opts_.max_message_bytes});
+        transport::sse_parser sse([&](const transport::sse_event& e) { deliver_event(e, {}); },
+                                  {.max_event_bytes = opts_.max_message_bytes});
         read_chunks(
             *conn, buffer, p, [&](std::string_view bytes) { return sse.feed(bytes); },
             [&] { return !closing_; });
@@ -833,10 +820,7 @@ class http_transport : public client_transport,
             sse_cv_.notify_all();
             return;
           }
-          if (e.data.empty()) return;
-          boost::system::error_code ec;
-          auto v = boost::json::parse(e.data, ec);
-          if (!ec) deliver(v);
+          deliver_event(e, {});
         },
         {.max_event_bytes = opts_.max_message_bytes});
     read_chunks(
