@@ -2,13 +2,9 @@
 
 #include "serve.hpp"
 
-#include "plexus/servers/database.hpp"
-#include "plexus/servers/everything.hpp"
-#include "plexus/servers/filesystem.hpp"
-#include "plexus/servers/memory.hpp"
-#include "plexus/servers/weather.hpp"
+#include "plexus/servers/builtin.hpp"
 
-#include <filesystem>
+#include <cstdlib>
 #include <iostream>
 
 namespace plexus::cli {
@@ -18,52 +14,54 @@ struct server_command {
   std::string name;
   serve_options transport;
   std::size_t workers = 8;
-  // filesystem
-  std::vector<std::string> roots;
-  bool read_only = false;
-  std::size_t max_file_bytes = 10 * 1024 * 1024;
-  // memory / database
-  std::string data_dir = "plexus-data";
-  std::string database;
-  bool allow_writes = false;
-  std::size_t max_rows = 1000;
-  // weather
-  std::string weather_url = "https://api.open-meteo.com";
-  std::string geocoding_url = "https://geocoding-api.open-meteo.com";
-  double cache_seconds = 300;
+  servers::builtin_settings settings;
 };
 
 server_command* add_server_command(CLI::App& app) {
   static server_command cmd;
-  cmd.app = app.add_subcommand("server",
-                               "Serve one built-in server: filesystem, memory, "
-                               "weather, database or everything");
-  cmd.app->add_option("name", cmd.name, "filesystem | memory | weather | database | everything")
-      ->required()
-      ->check(CLI::IsMember({"filesystem", "memory", "weather", "database", "everything"}));
+  auto names = servers::builtin_server_names();
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : " | ") + n;
+  cmd.app = app.add_subcommand("server", "Serve one built-in server: " + list);
+  cmd.app->add_option("name", cmd.name, list)->required()->check(CLI::IsMember(names));
   add_serve_options(*cmd.app, cmd.transport);
   cmd.app->add_option("--workers", cmd.workers, "Handler threads")->capture_default_str();
-  cmd.app->add_option("--root", cmd.roots, "filesystem: an allowed directory (repeatable)");
-  cmd.app->add_flag("--read-only", cmd.read_only, "filesystem: register no writing tools");
-  cmd.app->add_option("--max-file-bytes", cmd.max_file_bytes, "filesystem: read/write size limit")
-      ->capture_default_str();
-  cmd.app
-      ->add_option("--data-dir", cmd.data_dir,
-                   "memory/database: where SQLite files live (memory.db, database.db)")
-      ->capture_default_str();
-  cmd.app->add_option("--database", cmd.database,
-                      "database: the SQLite file (default DATA_DIR/database.db)");
-  cmd.app->add_flag("--allow-writes", cmd.allow_writes, "database: register the execute tool");
-  cmd.app->add_option("--max-rows", cmd.max_rows, "database: rows returned per query")
-      ->capture_default_str();
-  cmd.app
-      ->add_option("--weather-url", cmd.weather_url, "weather: Open-Meteo-compatible forecast API")
-      ->capture_default_str();
-  cmd.app->add_option("--geocoding-url", cmd.geocoding_url, "weather: geocoding API")
-      ->capture_default_str();
-  cmd.app->add_option("--cache-seconds", cmd.cache_seconds, "weather: response cache TTL (0: off)")
-      ->capture_default_str();
+  add_builtin_options(*cmd.app, cmd.settings);
   return &cmd;
+}
+
+void add_builtin_options(CLI::App& app, servers::builtin_settings& s) {
+  app.add_option("--data-dir", s.data_dir,
+                 "Where SQLite files live (memory.db, database.db, wallet.db, knowledge.db)")
+      ->capture_default_str();
+  app.add_option("--root", s.roots, "filesystem: an allowed directory (repeatable)");
+  app.add_flag("--read-only", s.read_only, "filesystem: register no writing tools");
+  app.add_option("--max-file-bytes", s.max_file_bytes, "filesystem: read/write size limit")
+      ->capture_default_str();
+  app.add_option("--database", s.database,
+                 "database: the SQLite file (default DATA_DIR/database.db)");
+  app.add_option("--postgres", s.postgres,
+                 "database/wallet: a libpq connection string (PostgreSQL instead of SQLite)");
+  app.add_flag("--allow-writes", s.allow_writes, "database: register the execute tool");
+  app.add_option("--max-rows", s.max_rows, "database: rows returned per query")
+      ->capture_default_str();
+  app.add_option("--weather-url", s.weather_url, "weather: Open-Meteo-compatible forecast API")
+      ->capture_default_str();
+  app.add_option("--geocoding-url", s.geocoding_url, "weather: geocoding API")
+      ->capture_default_str();
+  app.add_option("--cache-seconds", s.cache_seconds, "weather: response cache TTL (0: off)")
+      ->capture_default_str();
+  app.add_option("--redis-url", s.redis_url, "weather: cache in Redis (redis://HOST:PORT/DB)");
+  app.add_option("--wallet-database", s.wallet_database,
+                 "wallet: the SQLite file (default DATA_DIR/wallet.db)");
+  app.add_option("--knowledge-database", s.knowledge_database,
+                 "knowledge: the SQLite file (default DATA_DIR/knowledge.db)");
+  app.add_option("--embeddings-url", s.embeddings_url,
+                 "knowledge: OpenAI-compatible embeddings API base URL (vector search)");
+  app.add_option("--embeddings-model", s.embeddings_model, "knowledge: embeddings model")
+      ->capture_default_str();
+  app.add_option("--ingest", s.ingest,
+                 "knowledge: a file or folder to ingest at start (repeatable)");
 }
 
 bool parsed(const server_command& cmd) {
@@ -73,35 +71,11 @@ bool parsed(const server_command& cmd) {
 int run_server_command(server_command& cmd) {
   server::server_options opts;
   opts.worker_threads = cmd.workers;
+  if (const char* key = std::getenv("PLEXUS_EMBEDDINGS_API_KEY"))
+    cmd.settings.embeddings_api_key = key;
   std::unique_ptr<server::server> srv;
   try {
-    if (cmd.name == "filesystem") {
-      if (cmd.roots.empty()) cmd.roots.push_back(std::filesystem::current_path().string());
-      srv = servers::make_filesystem_server({.roots = cmd.roots,
-                                             .max_read_bytes = cmd.max_file_bytes,
-                                             .max_write_bytes = cmd.max_file_bytes,
-                                             .read_only = cmd.read_only},
-                                            opts);
-    } else if (cmd.name == "memory" || cmd.name == "database") {
-      std::filesystem::create_directories(cmd.data_dir);
-      if (cmd.name == "memory") {
-        srv = servers::make_memory_server({.database_path = cmd.data_dir + "/memory.db"}, opts);
-      } else {
-        servers::database_config dc;
-        dc.sqlite_path = cmd.database.empty() ? cmd.data_dir + "/database.db" : cmd.database;
-        dc.allow_writes = cmd.allow_writes;
-        dc.max_rows = cmd.max_rows;
-        srv = servers::make_database_server(dc, opts);
-      }
-    } else if (cmd.name == "weather") {
-      servers::weather_config wc;
-      wc.base_url = cmd.weather_url;
-      wc.geocoding_url = cmd.geocoding_url;
-      wc.cache_ttl = std::chrono::milliseconds(static_cast<std::int64_t>(cmd.cache_seconds * 1000));
-      srv = servers::make_weather_server(wc, opts);
-    } else {
-      srv = servers::make_everything_server(opts);
-    }
+    srv = servers::make_builtin_server(cmd.name, cmd.settings, opts);
   } catch (const std::exception& e) {
     std::cerr << "plexus server " << cmd.name << ": " << e.what() << std::endl;
     return 1;
