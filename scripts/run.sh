@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# The main job: install what is missing, build, and serve. Until the gateway
-# lands this is the everything server over Streamable HTTP (both eras),
-# HTTP+SSE and WebSocket on 127.0.0.1 (PLEXUS_ADDR=HOST:PORT to change).
+# The main job: install what is missing, build, and run the gateway with every
+# built-in server mounted (weather_, sqlite_, fs_, wallet_, knowledge_, memory_)
+# on 127.0.0.1, data under one directory (SQLite), no other service needed.
+#   PLEXUS_ADDR=HOST:PORT   where to listen (default 127.0.0.1:8080)
+#   PLEXUS_DATA=DIR         where the data lives (default ./plexus-data)
+# A ./plexus.yaml (write one with `plexus init`) replaces the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh
-addr="${PLEXUS_ADDR:-127.0.0.1:8080}"
-cat >&2 <<MSG
-Connect a client:
-  MCP Inspector:   npx @modelcontextprotocol/inspector  (transport "Streamable HTTP", URL http://${addr}/mcp)
-  Claude Desktop:  {"mcpServers":{"plexus":{"command":"$PWD/build/release/apps/plexus/plexus","args":["everything","--stdio"]}}}
-  curl:            see README.md
-Stop with Ctrl-C.
-MSG
-exec build/release/apps/plexus/plexus --log-level info everything --http "$addr" "$@"
+scripts/build.sh --target plexus_cli
+exec build/release/apps/plexus/plexus --log-level info run \
+  --http "${PLEXUS_ADDR:-127.0.0.1:8080}" --data-dir "${PLEXUS_DATA:-plexus-data}" "$@"

@@ -1,6 +1,8 @@
 #include "client_commands.hpp"
+#include "login_command.hpp"
 
 #include "plexus/client/client.hpp"
+#include "plexus/client/oauth.hpp"
 #include "plexus/client/transport.hpp"
 #include "plexus/core/base64.hpp"
 
@@ -521,6 +523,7 @@ struct client_commands::state {
   double timeout_seconds = 60;
   std::vector<std::string> headers, env, args;
   std::string cwd, args_json;
+  std::string ca_file, client_cert, client_key;
   std::vector<std::string> server_command;
   bool has_command = false;
   CLI::App *tools = nullptr, *call = nullptr, *resources = nullptr, *read = nullptr,
@@ -548,10 +551,15 @@ struct client_commands::state {
         ->allow_extra_args(false);
     cmd->add_option("--cwd", cwd, "Working directory of the server process (stdio)");
     cmd->add_flag("--progress", progress, "Show progress on stderr even when it is not a terminal");
+    cmd->add_option("--ca-file", ca_file, "Trust these CAs (PEM) for https:// and wss://");
+    cmd->add_option("--client-cert", client_cert, "Client certificate (PEM) for mutual TLS");
+    cmd->add_option("--client-key", client_key, "Its private key (PEM)");
     cmd->footer(
-        "SERVER is a URL (http://… or https://…), or the command after `--` that starts a "
-        "server speaking MCP over stdio, e.g. `plexus tools -- npx @modelcontextprotocol/"
-        "server-everything`.\nExit codes: 0 ok, 1 tool error, 2 usage, 3 connection or protocol "
+        "SERVER is a URL (http://… or https://… for Streamable HTTP or HTTP+SSE, ws://… or "
+        "wss://… for WebSocket), unix:/PATH for a Unix socket (newline-delimited), or the "
+        "command after `--` that starts a server speaking MCP over stdio, e.g. `plexus tools -- "
+        "npx @modelcontextprotocol/server-everything`. Tokens stored by `plexus login URL` are "
+        "sent to that URL.\nExit codes: 0 ok, 1 tool error, 2 usage, 3 connection or protocol "
         "error.");
   }
 
@@ -560,13 +568,17 @@ struct client_commands::state {
   std::vector<std::string> operands() {
     std::vector<std::string> rest = positionals;
     if (!has_command) {
-      if (rest.empty()) throw usage_error("no server: give a URL, or a command after `--` (stdio)");
+      if (rest.empty())
+        throw usage_error(
+            "no server: give a URL (http, https, ws, wss), unix:/PATH, or a command after `--` "
+            "(stdio)");
       url = rest.front();
       rest.erase(rest.begin());
-      if (!url.starts_with("http://") && !url.starts_with("https://"))
+      if (!url.starts_with("http://") && !url.starts_with("https://") &&
+          !url.starts_with("ws://") && !url.starts_with("wss://") && !url.starts_with("unix:"))
         throw usage_error(
-            "the server must be an http:// or https:// URL, or a command after "
-            "`--`; got \"" +
+            "the server must be an http://, https://, ws:// or wss:// URL, unix:/PATH, or a "
+            "command after `--`; got \"" +
             url + "\"");
     } else if (server_command.empty()) {
       throw usage_error("`--` must be followed by the command that starts the server");
@@ -579,6 +591,8 @@ struct client_commands::state {
     if (has_command) {
       if (!headers.empty())
         throw usage_error("--header applies to URL servers, not to `--` commands");
+      if (!ca_file.empty() || !client_cert.empty() || !client_key.empty())
+        throw usage_error("the TLS options apply to https:// and wss:// servers");
       client::process_spec spec;
       spec.command = server_command.front();
       spec.args.assign(server_command.begin() + 1, server_command.end());
@@ -594,16 +608,51 @@ struct client_commands::state {
     }
     if (!env.empty() || !cwd.empty())
       throw usage_error("--env and --cwd apply to a server command after `--`, not to URLs");
-    client::http_transport_options ho;
+    if (client_cert.empty() != client_key.empty())
+      throw usage_error("--client-cert and --client-key go together");
+    if (url.starts_with("unix:")) {
+      if (!headers.empty() || !ca_file.empty() || !client_cert.empty())
+        throw usage_error("--header and the TLS options apply to URL servers, not to unix:");
+      std::string path = url.substr(5);
+      if (path.starts_with("//")) path.erase(0, 2);  // unix:///run/x.sock
+      if (path.empty()) throw usage_error("unix: needs the socket's path, e.g. unix:/run/mcp.sock");
+      return client::make_unix_transport(path);
+    }
+    std::map<std::string, std::string> hs;
     for (const auto& h : headers) {
       auto colon = h.find(':');
       if (colon == std::string::npos || colon == 0)
         throw usage_error("--header expects 'Name: value', got \"" + h + "\"");
       std::string value = h.substr(colon + 1);
       while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
-      ho.headers[h.substr(0, colon)] = value;
+      hs[h.substr(0, colon)] = value;
     }
+    if (url.starts_with("ws://") || url.starts_with("wss://")) {
+      client::websocket_transport_options wo;
+      wo.headers = std::move(hs);
+      wo.ca_file = ca_file;
+      wo.client_cert_file = client_cert;
+      wo.client_key_file = client_key;
+      wo.connect_timeout = timeout;
+      try {
+        return client::make_websocket_transport(url, wo);
+      } catch (const std::invalid_argument& e) {
+        throw usage_error(std::string("bad URL: ") + e.what());
+      }
+    }
+    client::http_transport_options ho;
+    ho.headers = std::move(hs);
+    ho.ca_file = ca_file;
+    ho.client_cert_file = client_cert;
+    ho.client_key_file = client_key;
     ho.connect_timeout = timeout;
+    // A login stored by `plexus login URL`: its tokens (refreshed when they expire).
+    if (!ho.headers.count("Authorization")) {
+      if (auto oc = stored_login(url)) {
+        oauth = std::move(oc);
+        ho.auth = oauth->hook();
+      }
+    }
     try {
       return client::make_http_transport(url, ho);
     } catch (const std::invalid_argument& e) {
@@ -611,10 +660,37 @@ struct client_commands::state {
     }
   }
 
+  std::shared_ptr<client::oauth::oauth_client> oauth;
+
+  // The OAuth client for `url` when `plexus login` stored tokens for it; a new
+  // interactive authorization is never started here (it says to log in again).
+  std::shared_ptr<client::oauth::oauth_client> stored_login(const std::string& u) {
+    std::string file = token_file_path();
+    std::error_code ec;
+    if (file.empty() || !std::filesystem::exists(file, ec)) return nullptr;
+    client::oauth::options o = login_options(u);
+    o.authorize = [u](const std::string&, const std::string&) -> std::string {
+      throw std::runtime_error("the stored login is no longer accepted; run `plexus login " + u +
+                               "`");
+    };
+    try {
+      auto oc = std::make_shared<client::oauth::oauth_client>(u, std::move(o));
+      if (!oc->tokens()) return nullptr;
+      return oc;
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+  }
+
   bool show_progress() const { return progress || ::isatty(STDERR_FILENO); }
 
   int fail(const std::string& where, const client::error& e) {
     std::cerr << "plexus: " << where << ": " << e.describe() << '\n';
+    if (oauth && !oauth->last_error().empty())
+      std::cerr << "plexus: authorization: " << oauth->last_error() << '\n';
+    else if (e.kind == client::error::transport && (e.code == 401 || e.code == 403) && !oauth &&
+             url.starts_with("http"))
+      std::cerr << "plexus: the server requires authorization: run `plexus login " << url << "`\n";
     return exit_failure;
   }
 

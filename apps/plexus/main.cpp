@@ -1,6 +1,9 @@
 // The `plexus` command.
 #include "client_commands.hpp"
 #include "conformance_client.hpp"
+#include "gateway_command.hpp"
+#include "init_command.hpp"
+#include "login_command.hpp"
 #include "serve.hpp"
 #include "server_command.hpp"
 
@@ -47,6 +50,9 @@ int main(int argc, char** argv) {
   // tools, call, resources, read, prompts, prompt: the client side (client_commands.cpp).
   plexus::cli::client_commands client(app);
   plexus::cli::add_conformance_client_command(app);
+  plexus::cli::gateway_commands gateway_cmds(app);  // gateway, run (gateway_command.cpp)
+  plexus::cli::login_commands login(app);
+  auto* init_cmd = plexus::cli::add_init_command(app);  // init (init_command.cpp)
   auto prepared = plexus::cli::prepare_args(argc, argv);
   client.set_server_command(prepared.server_command, prepared.has_server_command);
   std::vector<char*> args;
@@ -69,5 +75,8 @@ int main(int argc, char** argv) {
   }
   if (plexus::cli::parsed(*server_cmd)) return plexus::cli::run_server_command(*server_cmd);
   if (client.parsed()) return client.run();
+  if (gateway_cmds.parsed()) return gateway_cmds.run();
+  if (login.parsed()) return login.run();
+  if (plexus::cli::parsed(*init_cmd)) return plexus::cli::run_init_command(*init_cmd);
   return 0;
 }

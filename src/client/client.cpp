@@ -4,10 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace plexus::client {
 
@@ -30,6 +32,19 @@ std::string error::describe() const {
       return "invalid response: " + message;
   }
   return message;
+}
+
+namespace {
+thread_local std::string delivering_id;
+}  // namespace
+
+const std::string& delivering_for_request() {
+  return delivering_id;
+}
+delivery_scope::delivery_scope(const std::string& request_id)
+    : previous_(std::exchange(delivering_id, request_id)) {}
+delivery_scope::~delivery_scope() {
+  delivering_id = std::move(previous_);
 }
 
 namespace {
@@ -67,9 +82,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::map<std::string, std::shared_ptr<pending>> by_progress_token;  // by token
   // subscriptions/listen streams: request id -> callback for their frames.
   std::map<std::string, std::function<void(const std::string&, const json::object&)>> listeners;
+  // Requests in flight that answer server questions with their own handlers, by id.
+  std::map<std::string, std::shared_ptr<const input_handlers>> routed;
   bool closed = false;
   std::string closed_why;
   std::vector<std::thread> handler_threads;
+  std::vector<std::thread::id> finished_handlers;  // joined by the next answer_server_request
 
   // ---- inbound -------------------------------------------------------------
 
@@ -195,8 +213,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     return r;
   }
 
-  result<json::object> run_handler(const std::string& method, const json::object& params) {
-    const auto& h = opts.handlers;
+  result<json::object> run_handler(const std::string& method, const json::object& params,
+                                   const input_handlers& h) {
     if (method == "elicitation/create" && h.elicitation) return h.elicitation(params);
     if (method == "sampling/createMessage" && h.sampling) return h.sampling(params);
     if (method == "roots/list" && h.roots) return h.roots(params);
@@ -207,13 +225,27 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     return unexpected{e};
   }
 
+  // Whose handlers answer a server-to-client request: those of the request whose
+  // stream carried it, else of the only request in flight with handlers, else the
+  // client's own (with several candidates, guessing could show one caller's
+  // question to another).
+  std::shared_ptr<const input_handlers> handlers_for_inbound() {
+    const std::string& origin = delivering_for_request();
+    if (!origin.empty())
+      if (auto it = routed.find(origin); it != routed.end()) return it->second;
+    if (routed.size() == 1) return routed.begin()->second;
+    return nullptr;
+  }
+
   void answer_server_request(std::string method, json::object params, json::value id) {
     // Handlers may wait for a person: never on the transport's reader thread.
     auto self = shared_from_this();
     std::lock_guard lk(mu);
+    reap_handler_threads();
+    auto h = handlers_for_inbound();
     handler_threads.emplace_back(
-        [self, method = std::move(method), params = std::move(params), id = std::move(id)] {
-          auto r = self->run_handler(method, params);
+        [self, h, method = std::move(method), params = std::move(params), id = std::move(id)] {
+          auto r = self->run_handler(method, params, h ? *h : self->opts.handlers);
           json::object reply{{"jsonrpc", "2.0"}, {"id", id}};
           if (r)
             reply["result"] = std::move(*r);
@@ -221,28 +253,48 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
             reply["error"] = json::object{{"code", r.error().code ? r.error().code : -32603},
                                           {"message", r.error().message}};
           self->transport->send(reply);
+          std::lock_guard lk(self->mu);
+          self->finished_handlers.push_back(std::this_thread::get_id());
         });
+  }
+
+  // Joins handler threads that finished (a long-lived client must not collect them). Holds mu.
+  void reap_handler_threads() {
+    if (finished_handlers.empty()) return;
+    for (auto it = handler_threads.begin(); it != handler_threads.end();) {
+      auto f = std::find(finished_handlers.begin(), finished_handlers.end(), it->get_id());
+      if (f == finished_handlers.end()) {
+        ++it;
+        continue;
+      }
+      finished_handlers.erase(f);
+      it->join();  // it has returned from its body already
+      it = handler_threads.erase(it);
+    }
   }
 
   void on_closed(const std::string& why) {
     std::vector<std::shared_ptr<pending>> all;
     {
       std::lock_guard lk(mu);
+      if (closed) return;
       closed = true;
       closed_why = why;
       for (auto& [k, p] : waiting) all.push_back(p);
     }
     for (auto& p : all) p->cv.notify_all();
+    if (opts.on_closed) opts.on_closed(why);
   }
 
   // ---- outbound ------------------------------------------------------------
 
-  json::object client_capabilities() const {
+  json::object client_capabilities(const input_handlers* per_request = nullptr) const {
+    const input_handlers& h = per_request ? *per_request : opts.handlers;
     json::object caps;
-    if (opts.handlers.elicitation)
+    if (h.elicitation)
       caps["elicitation"] = json::object{{"form", json::object{}}, {"url", json::object{}}};
-    if (opts.handlers.sampling) caps["sampling"] = json::object{};
-    if (opts.handlers.roots)
+    if (h.sampling) caps["sampling"] = json::object{};
+    if (h.roots)
       caps["roots"] =
           era == protocol::era::legacy ? json::object{{"listChanged", true}} : json::object{};
     return caps;
@@ -261,7 +313,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       meta = it->value().get_object();
     for (const auto& kv : ro.meta) meta[kv.key()] = kv.value();
     meta[protocol::meta::protocol_version] = version;
-    meta[protocol::meta::client_capabilities] = client_capabilities();
+    meta[protocol::meta::client_capabilities] = client_capabilities(ro.handlers.get());
     meta[protocol::meta::client_info] = opts.info.to_json();
     if (ro.log_level) meta[protocol::meta::log_level] = protocol::to_string(*ro.log_level);
     params["_meta"] = std::move(meta);
@@ -281,6 +333,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       id = next_id++;
       key = json::dump(json::value(id));
       waiting[key] = p;
+      if (ro.handlers) routed[key] = ro.handlers;
       if (ro.on_progress) {
         token_key = key;
         by_progress_token[token_key] = p;
@@ -295,6 +348,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     auto cleanup = [&] {
       std::lock_guard lk(mu);
       waiting.erase(key);
+      routed.erase(key);
       if (!token_key.empty()) by_progress_token.erase(token_key);
     };
     json::object msg{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
@@ -377,7 +431,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   }
 
   // Fulfils MRTR input requests through the application's handlers.
-  result<json::object> fulfil(const json::object& input_requests) {
+  result<json::object> fulfil(const json::object& input_requests, const input_handlers& h) {
     json::object responses;
     for (const auto& kv : input_requests) {
       if (!kv.value().is_object())
@@ -388,7 +442,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         return unexpected{make_error(error::invalid_response, "an input request has no method")};
       const json::object empty;
       auto params = json::find_object(ir, "params");
-      auto r = run_handler(std::string(*m), params ? *params : empty);
+      auto r = run_handler(std::string(*m), params ? *params : empty, h);
       if (!r) return unexpected{r.error()};
       responses[kv.key()] = std::move(*r);
     }
@@ -429,7 +483,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       params.erase("inputResponses");
       params.erase("requestState");
       if (auto reqs = json::find_object(*r, "inputRequests")) {
-        auto responses = fulfil(*reqs);
+        auto responses = fulfil(*reqs, ro.handlers ? *ro.handlers : opts.handlers);
         if (!responses) return unexpected{responses.error()};
         params["inputResponses"] = std::move(*responses);
       }
@@ -573,6 +627,11 @@ client::~client() {
 
 void client::close() {
   impl_->shutdown();
+}
+
+bool client::closed() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->closed;
 }
 
 protocol::era client::era() const {

@@ -599,6 +599,7 @@ class http_transport : public client_transport,
       auto it = o.find("id");
       answer = it != o.end() && json::dump(it->value()) == id_key && !o.contains("method");
     }
+    delivery_scope scope(id_key);
     deliver(v);
     return answer;
   }

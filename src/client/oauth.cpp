@@ -533,6 +533,42 @@ void token_store::erase(const std::string& resource) const {
   write_0600(path_, json::dump(all));
 }
 
+namespace {
+// Registrations live beside the tokens under a key no resource URL can take.
+constexpr std::string_view registrations_key = "@registrations";
+}  // namespace
+
+std::optional<client_registration> token_store::load_registration(const std::string& issuer) const {
+  auto all = read_all(path_);
+  auto regs = json::find_object(all, registrations_key);
+  if (!regs) return std::nullopt;
+  auto o = json::find_object(*regs, issuer);
+  if (!o) return std::nullopt;
+  client_registration r{str(*o, "client_id"), str(*o, "client_secret"),
+                        str(*o, "token_endpoint_auth_method"), str(*o, "redirect_uri")};
+  if (r.client_id.empty()) return std::nullopt;
+  return r;
+}
+
+void token_store::save_registration(const std::string& issuer, const client_registration& r) const {
+  auto all = read_all(path_);
+  json::value& regs = all[registrations_key];
+  if (!regs.is_object()) regs = json::object{};
+  regs.get_object()[issuer] =
+      json::object{{"client_id", r.client_id},
+                   {"client_secret", r.client_secret},
+                   {"token_endpoint_auth_method", r.token_endpoint_auth_method},
+                   {"redirect_uri", r.redirect_uri}};
+  write_0600(path_, json::dump(all));
+}
+
+void token_store::erase_registration(const std::string& issuer) const {
+  auto all = read_all(path_);
+  if (auto it = all.find(registrations_key); it != all.end() && it->value().is_object())
+    it->value().get_object().erase(issuer);
+  write_0600(path_, json::dump(all));
+}
+
 // ---- the client -----------------------------------------------------------------
 
 struct oauth_client::impl {
@@ -674,6 +710,9 @@ struct oauth_client::impl {
                json::find_bool(as_meta, "client_id_metadata_document_supported").value_or(false)) {
       reg.client_id = opts.client_metadata_url;
       reg.auth_method = "none";
+    } else if (auto stored = stored_registration()) {
+      reg = *stored;
+      log("reusing the client registered at " + issuer);
     } else if (auto ep = json::find_string(as_meta, "registration_endpoint")) {
       auto methods = strings(as_meta, "token_endpoint_auth_methods_supported");
       std::string method = opts.token_endpoint_auth_method;
@@ -712,6 +751,9 @@ struct oauth_client::impl {
       reg.client_secret = str(*o, "client_secret");
       reg.auth_method = str(*o, "token_endpoint_auth_method");
       if (reg.auth_method.empty()) reg.auth_method = reg.client_secret.empty() ? "none" : method;
+      if (reg.client_id.empty())
+        return std::string("dynamic client registration returned no client_id");
+      store_registration(reg);
     } else {
       return std::string(
           "no client registration available (no pre-registered client, no "
@@ -719,6 +761,30 @@ struct oauth_client::impl {
     }
     registrations[issuer] = reg;
     return std::nullopt;
+  }
+
+  // A dynamic registration stored by an earlier run, for this issuer and redirect URI.
+  std::optional<registration> stored_registration() {
+    if (opts.token_store_path.empty() || !opts.persist_registration || issuer.empty())
+      return std::nullopt;
+    try {
+      auto r = token_store(opts.token_store_path).load_registration(issuer);
+      if (!r || r->redirect_uri != opts.redirect_uri) return std::nullopt;
+      return registration{r->client_id, r->client_secret, r->token_endpoint_auth_method};
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+
+  void store_registration(const registration& reg) {
+    if (opts.token_store_path.empty() || !opts.persist_registration || issuer.empty()) return;
+    try {
+      token_store(opts.token_store_path)
+          .save_registration(
+              issuer, {reg.client_id, reg.client_secret, reg.auth_method, opts.redirect_uri});
+    } catch (const std::exception& e) {
+      log(std::string("cannot store the client registration: ") + e.what());
+    }
   }
 
   std::string choose_auth_method(const registration& reg) {

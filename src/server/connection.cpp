@@ -614,6 +614,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         else
           resource_subs.erase(std::string(*uri));
       }
+      if (m == "resources/subscribe" && srv.options.on_resource_subscribe)
+        srv.options.on_resource_subscribe(std::string(*uri));
       respond(jsonrpc::encode(jsonrpc::response{req.id, json::object{}}));
     } else if (m == "logging/setLevel") {
       if (!gate(srv.options.enable_logging)) return;
@@ -1385,6 +1387,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (auto subs = json::find_array(*filter, "resourceSubscriptions"); subs && srv.has_resources())
       for (const auto& u : *subs)
         if (u.is_string()) uris.emplace_back(u.get_string());
+    if (srv.options.on_resource_subscribe)
+      for (const auto& u : uris) srv.options.on_resource_subscribe(u);
     if (tools) honoured["toolsListChanged"] = true;
     if (prompts) honoured["promptsListChanged"] = true;
     if (resources) honoured["resourcesListChanged"] = true;

@@ -153,8 +153,30 @@ bool server::remove_resource(std::string_view uri) {
 void server::add_resource_template(protocol::resource_template definition, template_reader reader) {
   auto entry = std::make_shared<template_entry>(template_entry{
       definition, definition.to_json(), uri_template(definition.uri_template), std::move(reader)});
-  impl_->templates.update([&](auto& list) { list.push_back(entry); });
+  impl_->templates.update([&](auto& list) {
+    for (auto& t : list)
+      if (t->definition.uri_template == entry->definition.uri_template) {
+        t = entry;
+        return;
+      }
+    list.push_back(entry);
+  });
   impl_->bus.publish({change::resources, {}});
+}
+
+bool server::remove_resource_template(std::string_view uri_template) {
+  bool removed = false;
+  impl_->templates.update([&](auto& list) {
+    auto it = std::find_if(list.begin(), list.end(), [&](const auto& t) {
+      return t->definition.uri_template == uri_template;
+    });
+    if (it != list.end()) {
+      list.erase(it);
+      removed = true;
+    }
+  });
+  if (removed) impl_->bus.publish({change::resources, {}});
+  return removed;
 }
 
 void server::add_prompt(protocol::prompt definition, prompt_handler handler) {

@@ -3,10 +3,14 @@
 #include "plexus/servers/database.hpp"
 #include "plexus/servers/everything.hpp"
 #include "plexus/servers/filesystem.hpp"
+#include "plexus/servers/knowledge.hpp"
 #include "plexus/servers/memory.hpp"
+#include "plexus/servers/wallet.hpp"
+#include "plexus/servers/wallet_postgres.hpp"
 #include "plexus/servers/weather.hpp"
 
 #include <filesystem>
+#include <fstream>
 
 namespace plexus::servers {
 namespace {
@@ -26,6 +30,7 @@ std::unique_ptr<server::server> make_weather(const builtin_settings& s, server::
   weather_config wc;
   wc.base_url = s.weather_url;
   wc.geocoding_url = s.geocoding_url;
+  wc.redis_url = s.redis_url;
   if (s.cache_seconds < 0) throw builtin_error("weather: cache_seconds must be >= 0");
   wc.cache_ttl = std::chrono::milliseconds(static_cast<std::int64_t>(s.cache_seconds * 1000));
   return make_weather_server(wc, std::move(o));
@@ -33,9 +38,24 @@ std::unique_ptr<server::server> make_weather(const builtin_settings& s, server::
 
 std::unique_ptr<server::server> make_database(const builtin_settings& s, server::server_options o) {
   database_config dc;
-  dc.sqlite_path = s.database.empty() ? in_data_dir(s, "database.db") : s.database;
   dc.allow_writes = s.allow_writes;
   dc.max_rows = s.max_rows;
+  if (!s.postgres.empty()) {
+    if (!s.database.empty()) throw builtin_error("database: give either database or postgres");
+    std::shared_ptr<sql::sql_backend> backend = sql::open_postgres(s.postgres, dc);
+    auto srv = std::make_unique<server::server>(
+        protocol::implementation{
+            .name = "plexus-database", .version = PLEXUS_VERSION, .title = "Database (PostgreSQL)"},
+        std::move(o));
+    register_database(*srv, std::move(backend), dc);
+    return srv;
+  }
+  dc.sqlite_path = s.database.empty() ? in_data_dir(s, "database.db") : s.database;
+  // A read-only server over the default database, before anything created it, starts
+  // with an empty one (a zero-byte file is an empty SQLite database). A --database that
+  // does not exist stays an error: it is more likely a typo.
+  if (s.database.empty() && !dc.allow_writes && !std::filesystem::exists(dc.sqlite_path))
+    std::ofstream(dc.sqlite_path, std::ios::app);
   return make_database_server(dc, std::move(o));
 }
 
@@ -50,8 +70,47 @@ std::unique_ptr<server::server> make_filesystem(const builtin_settings& s,
   return make_filesystem_server(std::move(fc), std::move(o));
 }
 
+std::unique_ptr<server::server> make_knowledge(const builtin_settings& s,
+                                               server::server_options o) {
+  knowledge_config kc;
+  kc.database_path =
+      s.knowledge_database.empty() ? in_data_dir(s, "knowledge.db") : s.knowledge_database;
+  kc.ingest_roots = s.ingest;
+  kc.embeddings_url = s.embeddings_url;
+  kc.embeddings_model = s.embeddings_model;
+  kc.embeddings_api_key = s.embeddings_api_key;
+  try {
+    return make_knowledge_server(std::move(kc), std::move(o));
+  } catch (const std::invalid_argument& e) {
+    throw builtin_error(e.what());
+  }
+}
+
 std::unique_ptr<server::server> make_memory(const builtin_settings& s, server::server_options o) {
   return make_memory_server({.database_path = in_data_dir(s, "memory.db")}, std::move(o));
+}
+
+std::unique_ptr<server::server> make_wallet(const builtin_settings& s, server::server_options o) {
+  wallet_config wc;
+  if (!s.postgres.empty()) {
+    if (!s.wallet_database.empty())
+      throw builtin_error("wallet: give --wallet-database or --postgres, not both");
+    std::shared_ptr<wallet::ledger_store> store = wallet::open_postgres_ledger(s.postgres, wc);
+    if (!o.instructions)
+      o.instructions =
+          "A wallet: accounts of one currency each, deposits and transfers in integer minor "
+          "units (cents), recorded in a double-entry ledger in PostgreSQL. Give every transfer an "
+          "idempotency_key and reuse it when retrying.";
+    auto srv = std::make_unique<server::server>(
+        protocol::implementation{.name = "plexus-wallet",
+                                 .version = PLEXUS_VERSION,
+                                 .title = "Plexus Wallet Server (PostgreSQL)"},
+        std::move(o));
+    register_wallet(*srv, std::move(store));
+    return srv;
+  }
+  wc.database_path = s.wallet_database.empty() ? in_data_dir(s, "wallet.db") : s.wallet_database;
+  return make_wallet_server(std::move(wc), std::move(o));
 }
 
 std::unique_ptr<server::server> make_everything(const builtin_settings&, server::server_options o) {
@@ -62,9 +121,15 @@ std::unique_ptr<server::server> make_everything(const builtin_settings&, server:
 const builtin_entry entries[] = {
     {"weather", "current conditions, forecasts and geocoding (Open-Meteo compatible)",
      make_weather},
-    {"database", "SQL over SQLite: query, execute, list_tables, describe_table", make_database},
+    {"database", "SQL over SQLite or PostgreSQL: query, execute, list_tables, describe_table",
+     make_database},
     {"filesystem", "files under allowed roots: read, write, edit, list, search, move",
      make_filesystem},
+    {"wallet",
+     "accounts, deposits and idempotent transfers in a double-entry ledger (SQLite or PostgreSQL)",
+     make_wallet},
+    {"knowledge", "retrieval over Markdown/text documents: BM25, vector and hybrid search",
+     make_knowledge},
     {"memory", "a persistent knowledge graph of entities, relations and observations", make_memory},
     {"everything", "the conformance fixture: every MCP feature in one server", make_everything},
 };

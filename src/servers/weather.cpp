@@ -1,6 +1,7 @@
 #include "plexus/servers/weather.hpp"
 
 #include "plexus/server/typed_tool.hpp"
+#include "redis_cache.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -294,9 +295,18 @@ class response_cache {
   response_cache(std::chrono::milliseconds ttl, std::size_t max_entries)
       : ttl_(ttl), max_(max_entries) {}
 
-  bool enabled() const { return ttl_.count() > 0 && max_ > 0; }
+  bool enabled() const { return ttl_.count() > 0 && (max_ > 0 || redis_); }
+
+  // Entries go to Redis instead of memory from now on.
+  void use_redis(std::unique_ptr<redis_cache> r) { redis_ = std::move(r); }
 
   std::optional<std::string> get(const std::string& key) {
+    if (redis_) {
+      auto v = redis_->get(key);
+      std::lock_guard lk(mu_);
+      ++(v ? hits_ : misses_);
+      return v;
+    }
     std::lock_guard lk(mu_);
     auto it = map_.find(key);
     if (it == map_.end() || it->second.expires <= clock_type::now()) {
@@ -314,6 +324,7 @@ class response_cache {
 
   void put(const std::string& key, std::string body) {
     if (!enabled()) return;
+    if (redis_) return redis_->put(key, body, ttl_);
     std::lock_guard lk(mu_);
     if (auto it = map_.find(key); it != map_.end()) {
       lru_.erase(it->second.pos);
@@ -347,6 +358,7 @@ class response_cache {
   std::unordered_map<std::string, entry> map_;
   std::list<std::string> lru_;  // most recently used first
   std::size_t hits_ = 0, misses_ = 0;
+  std::unique_ptr<redis_cache> redis_;
 };
 
 // ---- HTTP GET with a deadline -------------------------------------------------
@@ -460,6 +472,8 @@ class weather_service {
         forecast_ep_(parse_base(cfg_.base_url)),
         geocoding_ep_(parse_base(cfg_.geocoding_url)),
         cache_(cfg_.cache_ttl, cfg_.cache_max_entries) {
+    if (!cfg_.redis_url.empty())
+      cache_.use_redis(std::make_unique<redis_cache>(cfg_.redis_url, "plexus:weather:"));
     if (cfg_.timeout.count() <= 0) throw std::invalid_argument("weather: timeout must be > 0");
     if (cfg_.retries < 0) throw std::invalid_argument("weather: retries must be >= 0");
     if (forecast_ep_.tls || geocoding_ep_.tls) {

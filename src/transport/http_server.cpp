@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -22,6 +23,7 @@
 #include <charconv>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <ranges>
 #include <set>
 #include <thread>
@@ -124,6 +126,7 @@ struct legacy_session {
   std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
   std::atomic<int> busy{0};  // open HTTP exchanges
   bool sse_transport = false;
+  const server::server* owner = nullptr;  // the endpoint's server that created it
 
   void touch() {
     std::lock_guard lk(mu);
@@ -136,6 +139,88 @@ struct null_outbound : server::outbound {
   void send(std::string) override {}
 };
 
+// What the access log learns about one request while it is served.
+struct request_meter {
+  int status = 0;
+  std::uint64_t bytes_out = 0;
+  std::string mcp_method;
+  std::string session_id;
+};
+
+// A stream that counts the bytes written through it (for the access log); every
+// other operation goes to the stream below, which stays reachable through
+// beast::get_lowest_layer.
+template <class Next>
+class metered_stream {
+ public:
+  using executor_type = typename Next::executor_type;
+  metered_stream(Next& next, request_meter& meter) : next_(next), meter_(meter) {}
+  executor_type get_executor() noexcept { return next_.get_executor(); }
+  Next& next_layer() noexcept { return next_; }
+  const Next& next_layer() const noexcept { return next_; }
+  request_meter& meter() noexcept { return meter_; }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    return next_.async_read_some(buffers, std::forward<Token>(token));
+  }
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    return net::async_compose<Token, void(beast::error_code, std::size_t)>(
+        write_op<Buffers>{next_, meter_, buffers}, token, next_);
+  }
+
+ private:
+  template <class Buffers>
+  struct write_op {
+    Next& next;
+    request_meter& meter;
+    Buffers buffers;
+    bool started = false;
+    template <class Self>
+    void operator()(Self& self, beast::error_code ec = {}, std::size_t n = 0) {
+      if (!started) {
+        started = true;
+        next.async_write_some(buffers, std::move(self));
+        return;
+      }
+      meter.bytes_out += n;
+      self.complete(ec, n);
+    }
+  };
+  Next& next_;
+  request_meter& meter_;
+};
+
+template <class Stream>
+request_meter* meter_of(Stream& stream) {
+  if constexpr (requires { stream.meter(); })
+    return &stream.meter();
+  else
+    return nullptr;
+}
+
+// A plain route registered with add_route.
+struct route {
+  std::string method;
+  std::string prefix;
+  route_handler handler;
+  bool matches(std::string_view path) const {
+    return path == prefix || (prefix.ends_with('/') && path.starts_with(prefix));
+  }
+};
+
+http_reply run_route(const route_handler& handler, const http_request& req) {
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    spdlog::warn("http: route {} {} failed: {}", req.method, req.path, e.what());
+  } catch (...) {
+    spdlog::warn("http: route {} {} failed", req.method, req.path);
+  }
+  return {500, "application/json", error_body(-32603, "Internal error"), {}};
+}
+
 }  // namespace
 
 struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
@@ -146,10 +231,17 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                           : std::max(1u, std::thread::hardware_concurrency()))),
         acceptor(ioc),
         unix_acceptor(ioc),
-        reaper(ioc) {}
+        reaper(ioc) {
+    endpoints[opts.mcp_path] = &srv;
+  }
 
   server::server& srv;
   http_server_options opts;
+  // MCP endpoints by path (the main one included) and plain routes: fixed at start().
+  std::map<std::string, server::server*, std::less<>> endpoints;
+  std::vector<route> routes;
+  std::optional<net::thread_pool> route_pool;
+  std::atomic<bool> started{false};
   net::io_context ioc;
   std::vector<std::thread> threads;
   std::optional<ssl::context> tls;
@@ -175,6 +267,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   // ---- lifecycle ------------------------------------------------------------
 
   void start() {
+    started = true;
+    if (!routes.empty()) route_pool.emplace(std::max<std::size_t>(1, opts.route_threads));
     if (!opts.tls_cert_file.empty()) {
       tls.emplace(ssl::context::tls_server);
       tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -242,6 +336,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     ioc.stop();
     for (auto& t : threads)
       if (t.joinable()) t.join();
+    if (route_pool) {  // handlers still running are waited for; queued ones are dropped
+      route_pool->stop();
+      route_pool->join();
+    }
     {
       std::lock_guard lk(stopped_mu);
       stopped = true;
@@ -290,12 +388,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     for (auto& s : dead) s->conn->close();
   }
 
-  std::shared_ptr<legacy_session> create_session(bool sse_transport) {
+  std::shared_ptr<legacy_session> create_session(bool sse_transport, server::server& esrv) {
     auto s = std::make_shared<legacy_session>();
     s->id = random_hex(16);
     s->sse_transport = sse_transport;
+    s->owner = &esrv;
     s->standalone = std::make_shared<response_stream>("0", !sse_transport, opts.max_stream_events);
-    s->conn = std::make_shared<server::connection>(srv, s->standalone,
+    s->conn = std::make_shared<server::connection>(esrv, s->standalone,
                                                    server::connection_options{opts.max_body_bytes});
     std::shared_ptr<legacy_session> evicted;
     {
@@ -391,12 +490,51 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   // ---- one connection ----------------------------------------------------------
 
   template <class Stream>
+  static std::string remote_of(Stream& stream, bool unix_peer) {
+    using socket_t = std::decay_t<decltype(beast::get_lowest_layer(stream).socket())>;
+    if constexpr (std::is_same_v<typename socket_t::protocol_type, tcp>) {
+      if (unix_peer) return "unix";
+      beast::error_code ec;
+      auto ep = beast::get_lowest_layer(stream).socket().remote_endpoint(ec);
+      if (ec) return "";
+      auto a = ep.address();
+      return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" +
+             std::to_string(ep.port());
+    } else {
+      return "unix";
+    }
+  }
+
+  void log_access(std::string_view method, std::string_view target, const request_meter& m,
+                  std::chrono::steady_clock::time_point t0, std::uint64_t bytes_in,
+                  const std::string& remote) {
+    if (!opts.access_log) return;
+    access_record r;
+    r.method = std::string(method);
+    r.path = std::string(target.substr(0, target.find('?')));
+    r.status = m.status;
+    r.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - t0);
+    r.bytes_in = bytes_in;
+    r.bytes_out = m.bytes_out;
+    r.remote = remote;
+    r.mcp_method = m.mcp_method;
+    r.session_id = m.session_id;
+    try {
+      opts.access_log(r);
+    } catch (const std::exception& e) {
+      spdlog::warn("http: access log failed: {}", e.what());
+    }
+  }
+
+  template <class Stream>
   awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, bool unix_peer) {
     ++connections;
     struct guard {
       impl* s;
       ~guard() { --s->connections; }
     } g{this};
+    const std::string remote = remote_of(stream, unix_peer);
     beast::flat_buffer buffer;
     for (;;) {
       if (stopping) break;
@@ -405,11 +543,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       parser.body_limit(opts.max_body_bytes);
       beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple);
+      auto t0 = std::chrono::steady_clock::now();
       if (ec) {
-        if (ec == http::error::body_limit)
-          co_await write_plain(stream, 11, http::status::payload_too_large,
+        if (ec == http::error::body_limit) {
+          request_meter m;
+          metered_stream<Stream> ms(stream, m);
+          co_await write_plain(ms, 11, http::status::payload_too_large,
                                error_body(-32600, "Request body too large"), false);
-        else if (ec == http::error::header_limit)
+          log_access(parser.get().method_string(), parser.get().target(), m, t0, n, remote);
+        } else if (ec == http::error::header_limit)
           co_await write_plain(stream, 11, http::status::request_header_fields_too_large,
                                error_body(-32600, "Request headers too large"), false);
         else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
@@ -426,18 +568,26 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       }
       beast::get_lowest_layer(stream).expires_never();
       request_t req = parser.release();
-      if (enable_ws(req)) {
-        co_await serve_websocket(self, std::move(stream), std::move(req), unix_peer);
+      if (auto* ws_srv = websocket_server(req)) {
+        if (opts.access_log) {
+          request_meter m;
+          m.status = security_rejection(req, unix_peer) ? 403 : 101;
+          log_access(req.method_string(), req.target(), m, t0, n, remote);
+        }
+        co_await serve_websocket(self, std::move(stream), std::move(req), unix_peer, *ws_srv);
         co_return;
       }
       ++in_flight;
       bool keep = false;
+      request_meter meter;
       try {
-        keep = co_await handle(stream, req, unix_peer);
+        metered_stream<Stream> ms(stream, meter);
+        keep = co_await handle(ms, req, unix_peer, remote);
       } catch (const std::exception& e) {
         spdlog::warn("http: request failed: {}", e.what());
       }
       --in_flight;
+      log_access(req.method_string(), req.target(), meter, t0, n, remote);
       if (!keep || !req.keep_alive() || stopping) break;
     }
     beast::error_code ec;
@@ -445,10 +595,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     beast::get_lowest_layer(stream).close();
   }
 
-  bool enable_ws(const request_t& req) const {
-    if (!opts.enable_websocket || !websocket::is_upgrade(req)) return false;
-    auto path = req.target();
-    return path == opts.mcp_path || path == "/ws";
+  // The server a WebSocket upgrade on this target talks to, or nullptr.
+  server::server* websocket_server(const request_t& req) const {
+    if (!opts.enable_websocket || !websocket::is_upgrade(req)) return nullptr;
+    auto path = std::string_view(req.target());
+    if (path == "/ws") return &srv;
+    auto it = endpoints.find(path);
+    return it == endpoints.end() ? nullptr : it->second;
   }
 
   // ---- writing -----------------------------------------------------------------
@@ -479,6 +632,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     res.keep_alive(keep_alive);
     res.body() = std::move(body);
     res.prepare_payload();
+    if (auto* m = meter_of(stream)) m->status = static_cast<int>(status);
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     auto [ec, n] = co_await http::async_write(stream, res, as_tuple);
     beast::get_lowest_layer(stream).expires_never();
@@ -601,6 +755,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
     for (auto& [k, v] : headers) res.set(k, v);
     res.chunked(true);
+    if (auto* m = meter_of(stream)) m->status = 200;
     http::response_serializer<http::empty_body> sr{res};
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple);
@@ -643,7 +798,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   // ---- routing ----------------------------------------------------------------
 
   template <class Stream>
-  awaitable<bool> handle(Stream& stream, const request_t& req, bool unix_peer) {
+  awaitable<bool> handle(Stream& stream, const request_t& req, bool unix_peer,
+                         const std::string& remote) {
     bool keep = req.keep_alive();
     if (auto why = security_rejection(req, unix_peer))
       co_return co_await write_plain(stream, req.version(), http::status::forbidden,
@@ -651,14 +807,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     auto target = std::string_view(req.target());
     auto path = target.substr(0, target.find('?'));
     if (req.method() == http::verb::options) co_return co_await preflight(stream, req);
-    if (path == opts.mcp_path) {
+    if (auto ep = endpoints.find(path); ep != endpoints.end()) {
+      server::server& esrv = *ep->second;
       switch (req.method()) {
         case http::verb::post:
-          co_return co_await mcp_post(stream, req);
+          co_return co_await mcp_post(stream, req, esrv);
         case http::verb::get:
-          co_return co_await mcp_get(stream, req);
+          co_return co_await mcp_get(stream, req, esrv);
         case http::verb::delete_:
-          co_return co_await mcp_delete(stream, req);
+          co_return co_await mcp_delete(stream, req, esrv);
         default: {
           headers_t allow{{"Allow", "GET, POST, DELETE, OPTIONS"}};
           co_return co_await write_plain(stream, req.version(), http::status::method_not_allowed,
@@ -671,8 +828,65 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       co_return co_await sse_get(stream, req);
     if (opts.enable_legacy_sse && path == "/messages" && req.method() == http::verb::post)
       co_return co_await sse_post(stream, req, target);
+    if (!routes.empty()) {
+      const route* best = nullptr;
+      std::string allow;
+      for (const auto& r : routes) {
+        if (!r.matches(path)) continue;
+        if (r.method == req.method_string()) {
+          if (!best || r.prefix.size() > best->prefix.size()) best = &r;
+        } else if (allow.find(r.method) == std::string::npos) {
+          allow += (allow.empty() ? "" : ", ") + r.method;
+        }
+      }
+      if (best) co_return co_await serve_route(stream, req, *best, remote);
+      if (!allow.empty()) {
+        headers_t h{{"Allow", allow}};
+        co_return co_await write_plain(stream, req.version(), http::status::method_not_allowed,
+                                       error_body(-32000, "Method not allowed"), keep,
+                                       "application/json", &req, std::move(h));
+      }
+    }
     co_return co_await write_plain(stream, req.version(), http::status::not_found,
                                    error_body(-32000, "Not found"), keep, "application/json", &req);
+  }
+
+  // Runs a route's handler on the route pool, then answers from this
+  // connection's strand: a blocking handler never holds an I/O thread.
+  template <class Stream>
+  awaitable<bool> serve_route(Stream& stream, const request_t& req, const route& r,
+                              const std::string& remote) {
+    auto hreq = std::make_shared<http_request>();
+    hreq->method = std::string(req.method_string());
+    hreq->target = std::string(req.target());
+    auto q = hreq->target.find('?');
+    hreq->path = hreq->target.substr(0, q);
+    if (q != std::string::npos) hreq->query = hreq->target.substr(q + 1);
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      hreq->headers.emplace_back(std::move(name), std::string(f.value()));
+    }
+    hreq->body = req.body();
+    hreq->remote = remote;
+    auto ex = co_await net::this_coro::executor;
+    const route_handler* handler = &r.handler;
+    // A named initiation, not a temporary inside the co_await expression: GCC 12 destroys
+    // such temporaries twice (their shared_ptr captures were freed twice).
+    auto initiation = [pool = &*route_pool, handler, hreq, ex](auto completion) mutable {
+      net::post(*pool, [handler, hreq, ex, completion = std::move(completion)]() mutable {
+        http_reply out = run_route(*handler, *hreq);
+        net::post(ex, [completion = std::move(completion), out = std::move(out)]() mutable {
+          std::move(completion)(std::move(out));
+        });
+      });
+    };
+    http_reply reply = co_await net::async_initiate<decltype(use_awaitable), void(http_reply)>(
+        initiation, use_awaitable);
+    auto status = reply.status >= 100 && reply.status <= 999 ? reply.status : 500;
+    co_return co_await write_plain(stream, req.version(), static_cast<http::status>(status),
+                                   std::move(reply.body), req.keep_alive(), reply.content_type,
+                                   &req, std::move(reply.headers));
   }
 
   template <class Stream>
@@ -704,7 +918,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   // POST on the MCP endpoint: classify by claim, then serve in that era.
   template <class Stream>
-  awaitable<bool> mcp_post(Stream& stream, const request_t& req) {
+  awaitable<bool> mcp_post(Stream& stream, const request_t& req, server::server& esrv) {
     auto content_type = req[http::field::content_type];
     if (!header_lists(content_type, "application/json"))
       co_return co_await reject(stream, req, http::status::unsupported_media_type, -32000,
@@ -724,6 +938,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     if (jec)
       co_return co_await reject(stream, req, http::status::bad_request, -32700,
                                 "Parse error: " + jec.message());
+    if (auto* m = meter_of(stream); m && body.is_object())
+      if (auto method = json::find_string(body.get_object(), "method"))
+        m->mcp_method = std::string(*method);
 
     auto version_header = header_of(req, "mcp-protocol-version");
     bool claims_modern = false;
@@ -737,14 +954,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     bool header_legacy = version_header && protocol::is_legacy_version(vh);
     if (header_modern || claims_modern ||
         (version_header && !header_legacy && !header_of(req, "mcp-session-id")))
-      co_return co_await modern_post(stream, req, std::move(body));
-    co_return co_await legacy_post(stream, req, std::move(body));
+      co_return co_await modern_post(stream, req, std::move(body), esrv);
+    co_return co_await legacy_post(stream, req, std::move(body), esrv);
   }
 
   // ---- modern (2026-07-28) ----------------------------------------------------------
 
   template <class Stream>
-  awaitable<bool> modern_post(Stream& stream, const request_t& req, json::value body) {
+  awaitable<bool> modern_post(Stream& stream, const request_t& req, json::value body,
+                              server::server& esrv) {
     if (!body.is_object())
       co_return co_await reject(stream, req, http::status::bad_request, -32600,
                                 "Invalid Request: one JSON-RPC message per POST (no batches)");
@@ -766,7 +984,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
     std::shared_ptr<const server::tool_entry> pinned;  // keeps the schema alive while validating
     auto tool_schema = [&](std::string_view name) -> const json::object* {
-      pinned = srv.internals().tools.find_if(
+      pinned = esrv.internals().tools.find_if(
           [&](const server::tool_entry& t) { return t.definition.name == name; });
       return pinned ? &pinned->definition.input_schema : nullptr;
     };
@@ -790,7 +1008,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                      req.keep_alive(), "", &req);
 
     auto conn = std::make_shared<server::connection>(
-        srv, std::make_shared<null_outbound>(), server::connection_options{opts.max_body_bytes});
+        esrv, std::make_shared<null_outbound>(), server::connection_options{opts.max_body_bytes});
     auto rs = std::make_shared<response_stream>("", false, opts.max_stream_events);
     jsonrpc::decoded d;
     auto parsed = jsonrpc::from_json(body);
@@ -879,12 +1097,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   }
 
   template <class Stream>
-  awaitable<bool> legacy_post(Stream& stream, const request_t& req, json::value body) {
+  awaitable<bool> legacy_post(Stream& stream, const request_t& req, json::value body,
+                              server::server& esrv) {
     std::shared_ptr<legacy_session> session;
     std::vector<std::pair<std::string, std::string>> headers;
     auto sid = header_of(req, "mcp-session-id");
     if (is_initialize(body)) {
-      session = create_session(false);
+      session = create_session(false, esrv);
       if (!session)
         co_return co_await reject(stream, req, http::status::service_unavailable, -32000,
                                   "Service Unavailable: too many sessions");
@@ -894,7 +1113,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         co_return co_await reject(stream, req, http::status::bad_request, -32000,
                                   "Bad Request: Mcp-Session-Id header is required");
       session = find_session(*sid);
-      if (!session || session->sse_transport)
+      if (!session || session->sse_transport || session->owner != &esrv)
         co_return co_await reject(stream, req, http::status::not_found, -32001,
                                   "Session not found");
       if (auto v = header_of(req, "mcp-protocol-version");
@@ -903,6 +1122,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             stream, req, http::status::bad_request, -32000,
             "Bad Request: unsupported MCP-Protocol-Version " + std::string(*v));
     }
+    if (auto* m = meter_of(stream)) m->session_id = session->id;
     session->touch();
     ++session->busy;
     std::shared_ptr<response_stream> rs;
@@ -987,7 +1207,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   }
 
   template <class Stream>
-  awaitable<bool> mcp_get(Stream& stream, const request_t& req) {
+  awaitable<bool> mcp_get(Stream& stream, const request_t& req, server::server& esrv) {
     if (claims_modern_version(req))
       co_return co_await reject_modern(stream, req, "2026-07-28 has no GET stream");
     if (!header_lists(req[http::field::accept], "text/event-stream"))
@@ -998,8 +1218,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       co_return co_await reject(stream, req, http::status::bad_request, -32000,
                                 "Bad Request: Mcp-Session-Id header is required");
     auto session = find_session(*sid);
-    if (!session || session->sse_transport)
+    if (!session || session->sse_transport || session->owner != &esrv)
       co_return co_await reject(stream, req, http::status::not_found, -32001, "Session not found");
+    if (auto* m = meter_of(stream)) m->session_id = session->id;
     session->touch();
     std::shared_ptr<response_stream> rs = session->standalone;
     std::uint64_t after = 0;
@@ -1037,15 +1258,17 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   }
 
   template <class Stream>
-  awaitable<bool> mcp_delete(Stream& stream, const request_t& req) {
+  awaitable<bool> mcp_delete(Stream& stream, const request_t& req, server::server& esrv) {
     if (claims_modern_version(req))
       co_return co_await reject_modern(stream, req, "2026-07-28 has no sessions");
     auto sid = header_of(req, "mcp-session-id");
     if (!sid)
       co_return co_await reject(stream, req, http::status::bad_request, -32000,
                                 "Bad Request: Mcp-Session-Id header is required");
-    if (!find_session(*sid))
+    auto session = find_session(*sid);
+    if (!session || session->owner != &esrv)
       co_return co_await reject(stream, req, http::status::not_found, -32001, "Session not found");
+    if (auto* m = meter_of(stream)) m->session_id = session->id;
     remove_session(std::string(*sid));
     co_return co_await write_plain(stream, req.version(), http::status::ok, "", req.keep_alive(),
                                    "", &req);
@@ -1055,7 +1278,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   template <class Stream>
   awaitable<bool> sse_get(Stream& stream, const request_t& req) {
-    auto session = create_session(true);
+    auto session = create_session(true, srv);
     if (!session)
       co_return co_await reject(stream, req, http::status::service_unavailable, -32000,
                                 "Service Unavailable: too many sessions");
@@ -1084,6 +1307,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     if (!header_lists(req[http::field::content_type], "application/json"))
       co_return co_await reject(stream, req, http::status::unsupported_media_type, -32000,
                                 "Unsupported Media Type: Content-Type must be application/json");
+    if (auto* m = meter_of(stream)) m->session_id = session->id;
     session->touch();
     session->conn->receive(req.body());  // answers travel on the SSE stream
     co_return co_await write_plain(stream, req.version(), http::status::accepted, "Accepted",
@@ -1094,7 +1318,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   template <class Stream>
   awaitable<void> serve_websocket(std::shared_ptr<impl> self, Stream stream, request_t req,
-                                  bool unix_peer) {
+                                  bool unix_peer, server::server& esrv) {
     if (auto why = security_rejection(req, unix_peer)) {
       co_await write_plain(stream, req.version(), http::status::forbidden, error_body(-32000, *why),
                            false, "application/json", &req);
@@ -1120,7 +1344,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     ws.text(true);
     auto out = std::make_shared<response_stream>("", false, opts.max_stream_events * 4);
     auto conn = std::make_shared<server::connection>(
-        srv, out, server::connection_options{opts.max_body_bytes});
+        esrv, out, server::connection_options{opts.max_body_bytes});
     auto ex = co_await net::this_coro::executor;
     auto wake = std::make_shared<wakeup>(ex);
     out->attach(wake->notifier());
@@ -1171,6 +1395,28 @@ http_server::http_server(server::server& srv, http_server_options options)
 
 http_server::~http_server() {
   if (!impl_->stopping) stop(std::chrono::milliseconds(500));
+}
+
+std::optional<std::string_view> http_request::header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name) return std::string_view(v);
+  return std::nullopt;
+}
+
+void http_server::add_endpoint(std::string path, server::server& srv) {
+  if (impl_->started) throw std::logic_error("http server: add_endpoint after start()");
+  if (path.empty() || path.front() != '/')
+    throw std::logic_error("http server: endpoint path must start with '/': " + path);
+  if (path == "/ws" || path == "/sse" || path == "/messages" || impl_->endpoints.contains(path))
+    throw std::logic_error("http server: endpoint path already taken: " + path);
+  impl_->endpoints.emplace(std::move(path), &srv);
+}
+
+void http_server::add_route(std::string method, std::string path_prefix, route_handler handler) {
+  if (impl_->started) throw std::logic_error("http server: add_route after start()");
+  if (method.empty() || path_prefix.empty() || path_prefix.front() != '/' || !handler)
+    throw std::logic_error("http server: invalid route " + method + " " + path_prefix);
+  impl_->routes.push_back({std::move(method), std::move(path_prefix), std::move(handler)});
 }
 
 void http_server::start() {

@@ -67,16 +67,22 @@ struct client_options {
   int max_input_rounds = 16;
   // Notifications that are not tied to a request (list_changed, updated, logs, …).
   std::function<void(const std::string& method, const json::object& params)> on_notification;
+  // The transport closed (the server exited, the connection dropped); called once.
+  std::function<void(const std::string& why)> on_closed;
 };
 
-// Cancels a request from another thread.
+// Cancels a request from another thread. `also` (optional, set before the request
+// starts) is polled too: a proxy links it to its own caller's cancellation.
 class cancellation {
  public:
+  cancellation() = default;
+  explicit cancellation(std::function<bool()> also) : also_(std::move(also)) {}
   void cancel() { flag_.store(true); }
-  bool cancelled() const { return flag_.load(); }
+  bool cancelled() const { return flag_.load() || (also_ && also_()); }
 
  private:
   std::atomic<bool> flag_{false};
+  std::function<bool()> also_;
 };
 
 struct request_options {
@@ -90,6 +96,13 @@ struct request_options {
   json::object meta;  // extra _meta (e.g. traceparent)
   // Told the request's JSON-RPC id (serialized) before it is sent.
   std::function<void(const std::string&)> on_id;
+  // Answers what the server asks while serving this request, instead of
+  // client_options.handlers: MRTR input requests of this request (modern; its
+  // _meta declares these capabilities) and legacy server-to-client requests that
+  // arrive on this request's response stream, or while it is the only request in
+  // flight with its own handlers. A proxy uses this to route a question to the
+  // caller that caused it.
+  std::shared_ptr<const input_handlers> handlers;
 };
 
 // An open subscriptions/listen stream; cancelling (or destroying) it ends the stream.
@@ -146,6 +159,8 @@ class client {
 
   // Closes the transport; requests in flight fail with error::closed.
   void close();
+  // True once the transport closed (by close() or by the server).
+  bool closed() const;
 
   struct impl;
 

@@ -94,19 +94,33 @@ struct options {
   std::string scope;  // extra scope to request
   bool dpop = false;  // bind tokens with DPoP even when not advertised
   int max_step_up = 2;
-  authorizer authorize;                         // default: follow_redirects_authorizer()
-  std::string token_store_path;                 // empty: tokens stay in memory
+  authorizer authorize;          // default: follow_redirects_authorizer()
+  std::string token_store_path;  // empty: tokens stay in memory
+  // With a token store: reuse a stored dynamic registration for the issuer, and
+  // store new ones.
+  bool persist_registration = true;
   http_fetcher fetcher;                         // default: fetch
   std::function<void(const std::string&)> log;  // progress messages
 };
 
-// Stores tokens per resource in a JSON file created with mode 0600.
+// What dynamic client registration (RFC 7591) gave us at one authorization server.
+struct client_registration {
+  std::string client_id, client_secret, token_endpoint_auth_method;
+  std::string redirect_uri;  // registered with it: reused only with the same redirect URI
+};
+
+// Stores tokens per resource in a JSON file created with mode 0600, and the
+// dynamic client registrations per authorization server (issuer), so that a
+// second login reuses the client instead of registering again.
 class token_store {
  public:
   explicit token_store(std::string path) : path_(std::move(path)) {}
   std::optional<token_set> load(const std::string& resource) const;
   void save(const std::string& resource, const token_set& tokens) const;
   void erase(const std::string& resource) const;
+  std::optional<client_registration> load_registration(const std::string& issuer) const;
+  void save_registration(const std::string& issuer, const client_registration& r) const;
+  void erase_registration(const std::string& issuer) const;
 
  private:
   std::string path_;

@@ -47,6 +47,22 @@ class client_transport {
   virtual std::string describe() const = 0;
 };
 
+// While a transport delivers a message that arrived on the response stream of one
+// request (HTTP: that POST's SSE stream), the serialized id of that request; empty
+// otherwise. Thread-local: valid inside the inbound callback only. Lets the client
+// route a server-to-client request to the request that caused it.
+const std::string& delivering_for_request();
+class delivery_scope {
+ public:
+  explicit delivery_scope(const std::string& request_id);
+  ~delivery_scope();
+  delivery_scope(const delivery_scope&) = delete;
+  delivery_scope& operator=(const delivery_scope&) = delete;
+
+ private:
+  std::string previous_;
+};
+
 struct process_spec {
   std::string command;
   std::vector<std::string> args;
@@ -94,5 +110,40 @@ struct http_transport_options {
 // a 2024-11-05 server, HTTP+SSE. Throws std::invalid_argument for a bad URL.
 std::unique_ptr<client_transport> make_http_transport(std::string url,
                                                       http_transport_options options = {});
+
+struct websocket_transport_options {
+  std::map<std::string, std::string> headers;     // sent with the upgrade request (Authorization)
+  std::string ca_file;                            // trust these CAs (PEM) instead of the system's
+  std::string client_cert_file, client_key_file;  // mTLS
+  bool verify_tls = true;
+  // Bounds the TCP connect, the TLS handshake and the upgrade, each.
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+  std::size_t max_message_bytes = 16 * 1024 * 1024;  // largest message accepted from the server
+  std::string subprotocol = "mcp";                   // offered; a server may also select none
+  // close(): how long to wait for the server's close frame before dropping the socket.
+  std::chrono::milliseconds close_timeout{std::chrono::seconds(2)};
+};
+
+// MCP over a WebSocket to `url` (ws:// or wss://): one JSON-RPC message per
+// text frame, subprotocol "mcp" offered. Connects (TCP, TLS, upgrade) before
+// returning: throws std::invalid_argument for a bad URL and std::runtime_error
+// (with the reason: refused, TLS, HTTP status of a declined upgrade, timeout)
+// when it cannot connect. close() sends a close frame (1000) and waits for the
+// server's. A message over max_message_bytes ends the connection (reported
+// through `closed`). One I/O thread per transport.
+std::unique_ptr<client_transport> make_websocket_transport(
+    std::string url, websocket_transport_options options = {});
+
+struct unix_transport_options {
+  std::size_t max_message_bytes = 16 * 1024 * 1024;
+  std::chrono::milliseconds close_timeout{std::chrono::seconds(2)};
+};
+
+// Newline-delimited JSON-RPC on a Unix domain socket (as served by
+// `plexus … --unix PATH`). Connects before returning; throws std::runtime_error
+// when it cannot. close() shuts down the writing side, waits for the server to
+// finish, then closes.
+std::unique_ptr<client_transport> make_unix_transport(std::string path,
+                                                      unix_transport_options options = {});
 
 }  // namespace plexus::client

@@ -53,8 +53,11 @@ struct oauth_settings {
 
 struct upstream_config {
   std::string name;    // the key in the file; [A-Za-z0-9_-]+
-  std::string prefix;  // default: name
+  std::string prefix;  // default: name; "" federates names as they are
   upstream_kind kind = upstream_kind::stdio;
+  // Which protocol era to speak: "auto" (probe server/discover, fall back to
+  // initialize), "legacy" (initialize only) or "modern" (2026-07-28 only).
+  std::string protocol = "auto";
   bool enabled = true;
 
   // stdio

@@ -85,6 +85,10 @@ struct server_options {
   // TTL a legacy client may request. A task still running then is cancelled.
   std::chrono::milliseconds task_ttl{std::chrono::hours(1)};
   std::chrono::milliseconds task_poll_interval{500};  // suggested to pollers
+  // Told (on a handler thread, before the answer) when a client subscribes to a
+  // resource (resources/subscribe, or a listen filter's resourceSubscriptions): a
+  // proxy subscribes upstream so that updates reach it.
+  std::function<void(const std::string& uri)> on_resource_subscribe;
 };
 
 // How a tool that supports tasks (protocol::tool::task_support "optional" or
@@ -114,7 +118,9 @@ class server {
 
   void add_resource(protocol::resource definition, resource_reader reader);
   bool remove_resource(std::string_view uri);
+  // A template with the same uriTemplate as an existing one replaces it.
   void add_resource_template(protocol::resource_template definition, template_reader reader);
+  bool remove_resource_template(std::string_view uri_template);
   void add_prompt(protocol::prompt definition, prompt_handler handler);
   bool remove_prompt(std::string_view name);
   // Completion for a prompt argument (ref/prompt) or a template variable (ref/resource).

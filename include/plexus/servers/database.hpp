@@ -104,6 +104,14 @@ class sql_backend {
 // The SQLite backend (throws sql_error when the database cannot be opened).
 std::unique_ptr<sql_backend> open_sqlite(const database_config& config);
 
+// The PostgreSQL backend (libpq) for a connection string ("host=... dbname=..." or a
+// postgresql:// URI); config.sqlite_path is ignored. `query` runs in a READ ONLY transaction
+// that is rolled back; every statement gets statement_timeout = config.timeout; a small pool of
+// connections is reconnected when broken. Throws sql_error when the first connection fails.
+// Implemented in postgres_backend.cpp.
+std::unique_ptr<sql_backend> open_postgres(const std::string& conninfo,
+                                           const database_config& config);
+
 // An aligned text table of a result ("NULL" for nulls), with a row count line.
 std::string format_table(const result_set& r);
 

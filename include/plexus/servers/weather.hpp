@@ -36,6 +36,10 @@ struct weather_config {
   std::chrono::milliseconds retry_backoff{250};                  // doubled after every attempt
   std::chrono::milliseconds cache_ttl{std::chrono::minutes(5)};  // 0: no cache
   std::size_t cache_max_entries = 512;
+  // redis://HOST:PORT[/DB]: keep the cache in Redis (keys "plexus:weather:<url>", expiring after
+  // cache_ttl) instead of in memory, shared by processes and kept across restarts. While Redis is
+  // unreachable nothing is cached (a warning is logged). Empty: the in-memory cache.
+  std::string redis_url;
   std::size_t max_response_bytes = 4 * 1024 * 1024;
   bool verify_tls = true;
   std::string ca_file;  // empty: the system's trust store

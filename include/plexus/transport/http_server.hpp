@@ -6,7 +6,12 @@
 //   * the 2024-11-05 HTTP+SSE transport (GET /sse, POST /messages?sessionId=…);
 //   * WebSocket (subprotocol "mcp", one JSON-RPC message per text frame) on the
 //     MCP endpoint and /ws;
-//   * optional TLS (and mTLS) and a Unix-socket listener for HTTP.
+//   * optional TLS (and mTLS) and a Unix-socket listener for HTTP;
+//   * extra MCP endpoints (add_endpoint: another server::server on another
+//     path, with every behaviour of the main endpoint except HTTP+SSE) and
+//     plain HTTP routes (add_route: health checks, metrics, REST), whose
+//     handlers run on a thread pool of their own so that they may block;
+//   * an access-log hook called once per HTTP request.
 // Secure by default: binds 127.0.0.1, validates Host and Origin against DNS
 // rebinding, bounds headers, bodies, connections, sessions and queues, and
 // times out slow clients.
@@ -20,10 +25,55 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace plexus::transport {
+
+using header_fields = std::vector<std::pair<std::string, std::string>>;
+
+// A plain HTTP request as a route handler sees it (already past the Host/Origin
+// checks and size limits).
+struct http_request {
+  std::string method;     // "GET", "POST", ...
+  std::string target;     // as received: path and query
+  std::string path;       // the target before '?', not percent-decoded
+  std::string query;      // the target after '?' (empty when none)
+  header_fields headers;  // names in lower case, in the order received
+  std::string body;
+  std::string remote;  // "ip:port" of the peer, or "unix"
+
+  // The first header of that name (give it in lower case), or nullopt.
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+};
+
+// A route handler's answer. Server, Content-Length and CORS headers are added.
+struct http_reply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  header_fields headers;  // extra headers
+};
+
+// Runs on the route thread pool (never on an I/O thread), so it may block.
+// Exceptions become a 500 answer.
+using route_handler = std::function<http_reply(const http_request&)>;
+
+// One HTTP request as served: given to http_server_options::access_log.
+struct access_record {
+  std::string method;
+  std::string path;  // without the query
+  int status = 0;    // 101 for a WebSocket upgrade; 0 when nothing was answered
+  std::chrono::microseconds duration{0};  // read complete → answer (or stream) complete
+  std::uint64_t bytes_in = 0;             // request head and body
+  std::uint64_t bytes_out = 0;            // response head and body (chunk framing included)
+  std::string remote;                     // "ip:port" or "unix"
+  std::string mcp_method;                 // the JSON-RPC method of an MCP POST, when known
+  std::string session_id;                 // the legacy session, when known
+};
 
 struct http_server_options {
   std::string host = "127.0.0.1";
@@ -51,6 +101,10 @@ struct http_server_options {
   std::string tls_client_ca_file;
   bool enable_websocket = true;
   bool enable_legacy_sse = true;  // 2024-11-05 HTTP+SSE
+  std::size_t route_threads = 4;  // the pool that runs route handlers
+  // Called once per HTTP request when its answer is complete (after an SSE
+  // stream ends), from an I/O thread: keep it short and thread-safe.
+  std::function<void(const access_record&)> access_log;
 };
 
 class http_server {
@@ -60,10 +114,23 @@ class http_server {
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
+  // Serves `srv` on `path` too, exactly as the main MCP endpoint (both eras,
+  // legacy sessions with their GET stream and DELETE, WebSocket upgrades); a
+  // legacy session belongs to the endpoint that created it (404 elsewhere).
+  // `srv` must outlive this http_server. Call before start(); throws
+  // std::logic_error after start() or for a path already taken.
+  void add_endpoint(std::string path, server::server& srv);
+  // Answers `method` requests whose path is `path_prefix` (exact) or, when the
+  // prefix ends in '/', starts with it; the longest match wins. A path that
+  // matches only with another method gets 405. MCP endpoints take precedence.
+  // Call before start(); throws std::logic_error after start().
+  void add_route(std::string method, std::string path_prefix, route_handler handler);
+
   // Binds and starts serving; throws std::runtime_error when it cannot bind or load TLS files.
   void start();
   std::uint16_t port() const;
-  // Stops accepting, lets requests in flight finish within `grace`, then closes every stream.
+  // Stops accepting, lets requests in flight finish within `grace`, then closes
+  // every stream; waits for route handlers that are still running.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
   // Blocks until the server stopped.
   void wait();

@@ -1,0 +1,83 @@
+#include "plexus/client/in_process.hpp"
+
+#include "plexus/server/connection.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <mutex>
+
+namespace plexus::client {
+namespace {
+
+// What the engine sends goes straight to the client's inbound callback.
+class to_client : public server::outbound {
+ public:
+  void attach(client_transport::inbound cb) {
+    std::lock_guard lk(mu_);
+    cb_ = std::move(cb);
+  }
+  void send(std::string text) override {
+    client_transport::inbound cb;
+    {
+      std::lock_guard lk(mu_);
+      cb = cb_;
+    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(text, ec);
+    if (!ec && cb) cb(v);
+  }
+
+ private:
+  std::mutex mu_;
+  client_transport::inbound cb_;
+};
+
+class in_process_transport : public client_transport {
+ public:
+  explicit in_process_transport(server::server& srv)
+      : out_(std::make_shared<to_client>()),
+        conn_(std::make_shared<server::connection>(srv, out_)) {}
+  ~in_process_transport() override { close(); }
+
+  void start(inbound on_message, closed on_closed) override {
+    out_->attach(std::move(on_message));
+    on_closed_ = std::move(on_closed);
+  }
+
+  std::optional<transport_error> send(const json::object& message) override {
+    std::string text = json::dump(message);
+    // The engine takes one reader at a time (it applies backpressure there).
+    std::lock_guard lk(receive_mu_);
+    if (closed_) return transport_error{"in-process: closed"};
+    conn_->receive(text);
+    return std::nullopt;
+  }
+
+  void close() override {
+    {
+      std::lock_guard lk(receive_mu_);
+      if (closed_) return;
+      closed_ = true;
+    }
+    conn_->close();
+    out_->attach(nullptr);
+    if (on_closed_) on_closed_("in-process: closed");
+  }
+
+  std::string describe() const override { return "in-process"; }
+
+ private:
+  std::shared_ptr<to_client> out_;
+  std::shared_ptr<server::connection> conn_;
+  closed on_closed_;
+  std::mutex receive_mu_;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<client_transport> make_in_process_transport(server::server& srv) {
+  return std::make_unique<in_process_transport>(srv);
+}
+
+}  // namespace plexus::client

@@ -1,0 +1,150 @@
+// The bridge between one forwarded call and the caller it serves, when the upstream
+// may ask the caller something (sampling, elicitation, roots) in the middle.
+//
+// The upstream call runs on its own thread. When the upstream asks, that thread
+// posts the question here and waits; the handler thread that serves the caller
+// picks it up and asks the caller with server::context::ask. A legacy caller answers
+// inline. A modern caller gets an InputRequiredResult, so the handler run ends while
+// the upstream call stays parked (by id, in the gateway's parking table) until the
+// caller retries with the answer; the retry's handler run finds the call again
+// through the sealed requestState and hands the answer over.
+#pragma once
+
+#include "plexus/client/client.hpp"
+#include "plexus/server/context.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+namespace plexus::gateway::detail {
+
+class bridged_call : public std::enable_shared_from_this<bridged_call> {
+ public:
+  struct question {
+    std::string method;
+    json::object params;
+  };
+
+  ~bridged_call() {
+    if (worker_.joinable()) worker_.detach();  // it only touches this object through a shared_ptr
+  }
+
+  // Runs `call` on a worker thread; it gets handlers that route questions here and
+  // a cancellation linked to this bridge.
+  void run(std::function<client::result<json::object>(std::shared_ptr<const client::input_handlers>,
+                                                      std::shared_ptr<client::cancellation>)>
+               call,
+           bool sampling, bool elicitation, bool roots) {
+    auto self = shared_from_this();
+    auto h = std::make_shared<client::input_handlers>();
+    auto route = [self](std::string method) {
+      return [self, method](const json::object& params) { return self->ask(method, params); };
+    };
+    if (sampling) h->sampling = route("sampling/createMessage");
+    if (elicitation) h->elicitation = route("elicitation/create");
+    if (roots) h->roots = route("roots/list");
+    auto cancel =
+        std::make_shared<client::cancellation>([self] { return self->cancelled_.load(); });
+    worker_ = std::thread([self, call = std::move(call), h, cancel] {
+      auto r = call(h, cancel);
+      std::lock_guard lk(self->mu_);
+      self->done_ = std::move(r);
+      self->cv_.notify_all();
+    });
+  }
+
+  // The handler side: waits until the call ends or asks something. Polls the
+  // caller's cancellation meanwhile.
+  enum class event { done, question, cancelled };
+  event wait(const server::context& ctx) {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      if (done_) return event::done;
+      if (pending_ && !answer_) return event::question;
+      if (ctx.cancelled()) {
+        cancelled_.store(true);
+        cv_.notify_all();
+        return event::cancelled;
+      }
+      cv_.wait_for(lk, std::chrono::milliseconds(50));
+    }
+  }
+
+  const question& pending() {
+    std::lock_guard lk(mu_);
+    return *pending_;
+  }
+  int round() const { return round_; }
+
+  // Hands the caller's answer (or failure) to the waiting upstream thread.
+  void answer(client::result<json::object> a) {
+    std::lock_guard lk(mu_);
+    answer_ = std::move(a);
+    ++round_;
+    cv_.notify_all();
+  }
+
+  client::result<json::object> take_result() {
+    std::lock_guard lk(mu_);
+    return std::move(*done_);
+  }
+
+  void cancel() {
+    cancelled_.store(true);
+    cv_.notify_all();
+  }
+
+  // The context currently serving this call (null while parked): progress and
+  // logs of the upstream go to it.
+  void attach(server::context* ctx) {
+    std::lock_guard lk(ctx_mu_);
+    ctx_ = ctx;
+  }
+  template <class F>
+  void with_context(F&& f) {
+    std::lock_guard lk(ctx_mu_);
+    if (ctx_) f(*ctx_);
+  }
+
+  std::chrono::steady_clock::time_point parked_at;
+
+ private:
+  // The upstream side: posts a question and waits for its answer.
+  client::result<json::object> ask(const std::string& method, const json::object& params) {
+    std::unique_lock lk(mu_);
+    pending_ = question{method, params};
+    answer_.reset();
+    cv_.notify_all();
+    while (!answer_ && !cancelled_.load()) cv_.wait_for(lk, std::chrono::milliseconds(100));
+    if (!answer_) {
+      client::error e;
+      e.kind = client::error::cancelled;
+      e.code = -32603;
+      e.message = "the caller went away before answering";
+      return plexus::unexpected{e};
+    }
+    auto a = std::move(*answer_);
+    answer_.reset();
+    pending_.reset();
+    return a;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<question> pending_;
+  std::optional<client::result<json::object>> answer_;
+  std::optional<client::result<json::object>> done_;
+  std::atomic<bool> cancelled_{false};
+  int round_ = 0;
+  std::thread worker_;
+  std::mutex ctx_mu_;
+  server::context* ctx_ = nullptr;
+};
+
+}  // namespace plexus::gateway::detail

@@ -1,0 +1,414 @@
+// The gateway federating real upstreams: the everything server in-process and over
+// stdio (both eras), the memory server as a child process, a child that cannot start,
+// and the misbehaving fault server (tests/interop/fault_server.mjs). Callers are
+// Plexus clients of both eras connected in-process to the federated endpoint.
+#include "plexus/gateway/gateway.hpp"
+#include "plexus/client/client.hpp"
+#include "plexus/client/in_process.hpp"
+#include "plexus/gateway/operations.hpp"
+#include "plexus/transport/http_server.hpp"
+
+#include "http_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+using namespace plexus;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct temp_dir {
+  fs::path path;
+  temp_dir() {
+    std::string t = (fs::temp_directory_path() / "plexus-gateway-XXXXXX").string();
+    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
+    path = t;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+fs::path interop_dir() {
+  return fs::path(__FILE__).parent_path().parent_path() / "interop";
+}
+
+gateway::upstream_config builtin(std::string name, std::string server, std::string prefix) {
+  gateway::upstream_config u;
+  u.name = std::move(name);
+  u.prefix = std::move(prefix);
+  u.kind = gateway::upstream_kind::builtin;
+  u.builtin = std::move(server);
+  return u;
+}
+
+gateway::upstream_config child(std::string name, std::vector<std::string> argv,
+                               std::string prefix) {
+  gateway::upstream_config u;
+  u.name = std::move(name);
+  u.prefix = std::move(prefix);
+  u.kind = gateway::upstream_kind::stdio;
+  u.command = argv.front();
+  u.args.assign(argv.begin() + 1, argv.end());
+  u.restart_backoff = 100ms;
+  u.restart_backoff_max = 500ms;
+  return u;
+}
+
+std::set<std::string> names_of(const std::vector<json::object>& items, const char* field = "name") {
+  std::set<std::string> out;
+  for (const auto& i : items)
+    if (auto n = json::find_string(i, field)) out.insert(std::string(*n));
+  return out;
+}
+
+std::string text_of(const json::object& result) {
+  std::string out;
+  if (auto c = json::find_array(result, "content"))
+    for (const auto& b : *c)
+      if (b.is_object())
+        if (auto t = json::find_string(b.get_object(), "text")) out += std::string(*t);
+  return out;
+}
+
+client::input_handlers answering() {
+  client::input_handlers h;
+  h.sampling = [](const json::object&) -> client::result<json::object> {
+    return json::object{{"role", "assistant"},
+                        {"content", json::object{{"type", "text"}, {"text", "Paris"}}},
+                        {"model", "test-model"}};
+  };
+  h.elicitation = [](const json::object& p) -> client::result<json::object> {
+    json::object content;
+    if (auto schema = json::find_object(p, "requestedSchema"))
+      if (auto props = json::find_object(*schema, "properties"))
+        for (const auto& kv : *props) content[kv.key()] = "Ada";
+    return json::object{{"action", "accept"}, {"content", content}};
+  };
+  h.roots = [](const json::object&) -> client::result<json::object> {
+    return json::object{
+        {"roots", json::array{json::object{{"uri", "file:///work"}, {"name", "work"}}}}};
+  };
+  return h;
+}
+
+std::unique_ptr<client::client> connect(gateway::gateway& gw, client::version_mode mode,
+                                        bool with_handlers = true) {
+  client::client_options o;
+  o.mode = mode;
+  if (with_handlers) o.handlers = answering();
+  auto c = client::client::connect(client::make_in_process_transport(gw.endpoint()), o);
+  if (!c) throw std::runtime_error(c.error().describe());
+  return std::move(*c);
+}
+
+// A gateway over the everything server (in-process and as a legacy child), the memory
+// server as a child, and a child that cannot start.
+struct GatewayTest : ::testing::Test {
+  temp_dir dir;
+  std::unique_ptr<gateway::gateway> gw;
+
+  gateway::gateway_config config() {
+    gateway::gateway_config c;
+    c.data_dir = dir.path.string();
+    c.worker_threads = 16;
+    c.upstreams.push_back(builtin("every", "everything", "ev"));
+    auto legacy = child("legacy", {PLEXUS_BINARY, "everything", "--stdio"}, "old");
+    legacy.protocol = "legacy";
+    legacy.allow_tools = {"test_sampling", "test_elicitation", "test_simple_text",
+                          "test_tool_with_progress", "test_input_required_result_*"};
+    c.upstreams.push_back(legacy);
+    c.upstreams.push_back(child(
+        "mem",
+        {PLEXUS_BINARY, "server", "memory", "--stdio", "--data-dir", (dir.path / "mem").string()},
+        "memory"));
+    c.upstreams.push_back(child("dead", {(dir.path / "no-such-binary").string()}, "dead"));
+    gateway::virtual_server_config v;
+    v.name = "simple";
+    v.upstreams = {"every"};
+    v.tools = {"ev_test_simple_*"};
+    c.virtual_servers.push_back(v);
+    return c;
+  }
+
+  void SetUp() override {
+    gw = std::make_unique<gateway::gateway>(config());
+    gw->start(20s);
+  }
+  void TearDown() override { gw->stop(); }
+};
+
+}  // namespace
+
+TEST(GatewayNames, PrefixSeparatorAndShortening) {
+  EXPECT_EQ(gateway::federated_name("weather", "_", "get_forecast"), "weather_get_forecast");
+  EXPECT_EQ(gateway::federated_name("fs", ".", "read"), "fs_read");  // '.' is not kept
+  EXPECT_EQ(gateway::federated_name("", "_", "plain"), "plain");
+  EXPECT_EQ(gateway::federated_name("x", "_", "a/b c"), "x_a_b_c");
+  std::string long_name(80, 'n');
+  auto a = gateway::federated_name("p", "_", long_name);
+  auto b = gateway::federated_name("p", "_", long_name + "2");
+  EXPECT_EQ(a.size(), 64u);
+  EXPECT_EQ(b.size(), 64u);
+  EXPECT_NE(a, b);                                             // same head, different hash
+  EXPECT_EQ(a, gateway::federated_name("p", "_", long_name));  // deterministic
+  EXPECT_EQ(gateway::federated_uri("fs", "file:///tmp/a"), "fs+file:///tmp/a");
+  EXPECT_EQ(gateway::federated_uri("My_Files", "file:///a"), "my-files+file:///a");
+  EXPECT_EQ(gateway::federated_uri("", "file:///a"), "file:///a");
+}
+
+TEST_F(GatewayTest, ListsArePrefixedAndADeadUpstreamDoesNotBreakThem) {
+  for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+    auto c = connect(*gw, mode);
+    auto tools = c->list_tools();
+    ASSERT_TRUE(tools) << tools.error().describe();
+    auto names = names_of(*tools);
+    EXPECT_TRUE(names.count("ev_test_simple_text"));
+    EXPECT_TRUE(names.count("old_test_sampling"));
+    EXPECT_FALSE(names.count("old_test_image_content"));  // not in the allow list
+    EXPECT_TRUE(names.count("memory_create_entities"));
+    EXPECT_TRUE(names.count("memory_read_graph"));
+    for (const auto& n : names) EXPECT_FALSE(n.starts_with("dead_")) << n;
+    for (const auto& n : names) EXPECT_LE(n.size(), 64u) << n;
+  }
+  bool saw_dead = false;
+  for (const auto& s : gw->status()) {
+    if (s.name == "dead") {
+      saw_dead = true;
+      EXPECT_EQ(s.state, "down");
+      EXPECT_NE(s.last_error.find("no-such-binary"), std::string::npos) << s.last_error;
+    } else {
+      EXPECT_EQ(s.state, "ready") << s.name << ": " << s.last_error;
+    }
+  }
+  EXPECT_TRUE(saw_dead);
+  EXPECT_FALSE(gw->ready());
+}
+
+TEST_F(GatewayTest, CallsResourcesAndPromptsCrossTheHop) {
+  auto c = connect(*gw, client::version_mode::modern_only);
+  auto r = c->call_tool("ev_test_simple_text");
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text_of(*r), "This is a simple text response for testing.");
+
+  auto created = c->call_tool(
+      "memory_create_entities",
+      json::object{{"entities", json::array{json::object{{"name", "Ada"},
+                                                         {"entityType", "person"},
+                                                         {"observations", json::array{"math"}}}}}});
+  ASSERT_TRUE(created) << created.error().describe();
+  auto graph = c->call_tool("memory_read_graph");
+  ASSERT_TRUE(graph) << graph.error().describe();
+  EXPECT_NE(text_of(*graph).find("Ada"), std::string::npos);
+
+  auto resources = c->list_resources();
+  ASSERT_TRUE(resources) << resources.error().describe();
+  auto uris = names_of(*resources, "uri");
+  ASSERT_TRUE(uris.count("ev+test://static-text"));
+  auto read = c->read_resource("ev+test://static-text");
+  ASSERT_TRUE(read) << read.error().describe();
+  auto contents = json::find_array(*read, "contents");
+  ASSERT_TRUE(contents && !contents->empty());
+  EXPECT_EQ(json::find_string(contents->front().get_object(), "uri")->c_str(),
+            std::string("ev+test://static-text"));
+
+  auto templates = c->list_resource_templates();
+  ASSERT_TRUE(templates) << templates.error().describe();
+  EXPECT_TRUE(names_of(*templates, "uriTemplate").count("ev+test://template/{id}/data"));
+  auto templated = c->read_resource("ev+test://template/42/data");
+  ASSERT_TRUE(templated) << templated.error().describe();
+
+  auto prompts = c->list_prompts();
+  ASSERT_TRUE(prompts) << prompts.error().describe();
+  EXPECT_TRUE(names_of(*prompts).count("ev_test_simple_prompt"));
+  auto p = c->get_prompt("ev_test_prompt_with_arguments", {{"arg1", "a"}, {"arg2", "b"}});
+  ASSERT_TRUE(p) << p.error().describe();
+
+  auto unknown = c->call_tool("ev_no_such_tool");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, -32602);
+}
+
+TEST_F(GatewayTest, ProgressAndTraceContextCrossTheHop) {
+  for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+    auto c = connect(*gw, mode);
+    for (std::string tool : {"ev_test_tool_with_progress", "old_test_tool_with_progress"}) {
+      std::atomic<int> progress{0};
+      client::request_options ro;
+      ro.on_progress = [&](const json::object&) { ++progress; };
+      ro.meta["traceparent"] = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+      auto r = c->call_tool(tool, {}, ro);
+      ASSERT_TRUE(r) << tool << ": " << r.error().describe();
+      EXPECT_GE(progress.load(), 1) << tool;
+    }
+  }
+}
+
+// Sampling and elicitation asked by an upstream reach the caller, in every pairing of
+// eras: a legacy upstream's request becomes MRTR for a modern caller, and a modern
+// upstream's MRTR becomes a request for a legacy caller.
+TEST_F(GatewayTest, QuestionsOfUpstreamsReachTheCallerInEveryEraPairing) {
+  for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+    auto c = connect(*gw, mode);
+    for (std::string prefix : {"ev_", "old_"}) {
+      auto s = c->call_tool(prefix + "test_sampling", json::object{{"prompt", "Capital?"}});
+      ASSERT_TRUE(s) << prefix
+                     << (mode == client::version_mode::modern_only ? " modern" : " legacy") << ": "
+                     << s.error().describe();
+      EXPECT_NE(text_of(*s).find("Paris"), std::string::npos) << json::dump(*s);
+      auto e = c->call_tool(prefix + "test_elicitation", json::object{{"message", "Name?"}});
+      ASSERT_TRUE(e) << prefix << ": " << e.error().describe();
+      EXPECT_NE(text_of(*e).find("accept"), std::string::npos) << json::dump(*e);
+      auto multi = c->call_tool(prefix + "test_input_required_result_multi_round");
+      ASSERT_TRUE(multi) << prefix << ": " << multi.error().describe();
+      EXPECT_FALSE(json::find_bool(*multi, "isError").value_or(false)) << json::dump(*multi);
+    }
+  }
+}
+
+TEST_F(GatewayTest, VirtualServerExposesItsSubset) {
+  auto eps = gw->virtual_endpoints();
+  ASSERT_EQ(eps.size(), 1u);
+  EXPECT_EQ(eps[0].first, "simple");
+  client::client_options o;
+  auto c = client::client::connect(client::make_in_process_transport(*eps[0].second), o);
+  ASSERT_TRUE(c) << c.error().describe();
+  auto tools = (*c)->list_tools();
+  ASSERT_TRUE(tools) << tools.error().describe();
+  auto names = names_of(*tools);
+  EXPECT_TRUE(names.count("ev_test_simple_text"));
+  for (const auto& n : names) EXPECT_TRUE(n.starts_with("ev_test_simple_")) << n;
+  auto r = (*c)->call_tool("ev_test_simple_text");
+  ASSERT_TRUE(r) << r.error().describe();
+}
+
+TEST_F(GatewayTest, ReloadAddsAndRemovesUpstreams) {
+  auto cfg = config();
+  cfg.upstreams.erase(cfg.upstreams.begin() + 2);  // mem
+  cfg.upstreams.push_back(builtin("mem2", "memory", "graph"));
+  cfg.upstreams.back().builtin_settings.data_dir = (dir.path / "mem2").string();
+  gw->reload(cfg);
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  std::set<std::string> names;
+  while (std::chrono::steady_clock::now() < deadline) {
+    names.clear();
+    for (const auto& t : gw->tools()) names.insert(t.name);
+    if (names.count("graph_read_graph") && !names.count("memory_read_graph")) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(names.count("graph_read_graph"));
+  EXPECT_FALSE(names.count("memory_read_graph"));
+  EXPECT_TRUE(names.count("ev_test_simple_text"));  // untouched upstreams keep serving
+}
+
+TEST(Gateway, NameCollisionsAreReportedAtLoad) {
+  temp_dir dir;
+  gateway::gateway_config c;
+  c.data_dir = dir.path.string();
+  c.upstreams.push_back(builtin("a", "everything", "x_y"));
+  c.upstreams.push_back(builtin("b", "everything", "x.y"));  // the same federated names
+  gateway::gateway gw(c);
+  gw.start(20s);
+  auto problems = gw.problems();
+  gw.stop();
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems.front().find("name collision"), std::string::npos) << problems.front();
+}
+
+TEST(Gateway, FaultyUpstreamsFailFastWithClearToolErrors) {
+  if (std::system("node --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  temp_dir dir;
+  gateway::gateway_config c;
+  c.data_dir = dir.path.string();
+  c.upstreams.push_back(builtin("every", "everything", "ev"));
+  auto crash =
+      child("crash", {"node", (interop_dir() / "fault_server.mjs").string(), "crash"}, "crash");
+  crash.breaker_failures = 2;
+  crash.breaker_cooldown = 30s;
+  c.upstreams.push_back(crash);
+  auto hang =
+      child("hang", {"node", (interop_dir() / "fault_server.mjs").string(), "hang"}, "hang");
+  hang.timeout = 500ms;
+  c.upstreams.push_back(hang);
+  auto garbage =
+      child("garbage", {"node", (interop_dir() / "fault_server.mjs").string(), "garbage"}, "junk");
+  garbage.timeout = 500ms;
+  c.upstreams.push_back(garbage);
+  gateway::gateway gw(c);
+  gw.start(20s);
+  auto cl = connect(gw, client::version_mode::modern_only);
+
+  auto r = cl->call_tool("crash_boom");
+  ASSERT_TRUE(r) << r.error().describe();  // a tool error, not a protocol error
+  EXPECT_TRUE(json::find_bool(*r, "isError").value_or(false));
+  EXPECT_NE(text_of(*r).find("upstream 'crash'"), std::string::npos) << text_of(*r);
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto h = cl->call_tool("hang_boom");
+  ASSERT_TRUE(h) << h.error().describe();
+  EXPECT_TRUE(json::find_bool(*h, "isError").value_or(false));
+  EXPECT_NE(text_of(*h).find("timed out"), std::string::npos) << text_of(*h);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+
+  auto g = cl->call_tool("junk_boom");
+  ASSERT_TRUE(g) << g.error().describe();
+  EXPECT_TRUE(json::find_bool(*g, "isError").value_or(false));
+
+  // The healthy upstream is untouched by all of this.
+  auto ok = cl->call_tool("ev_test_simple_text");
+  ASSERT_TRUE(ok) << ok.error().describe();
+  EXPECT_FALSE(json::find_bool(*ok, "isError").value_or(false));
+  gw.stop();
+}
+
+TEST_F(GatewayTest, OperationsEndpoints) {
+  gateway::operations ops(*gw);
+  transport::http_server_options h;
+  h.port = 0;
+  transport::http_server hs(gw->endpoint(), h);
+  ops.mount(hs);
+  hs.start();
+  auto c = connect(*gw, client::version_mode::modern_only);
+  ASSERT_TRUE(c->call_tool("ev_test_simple_text"));
+
+  auto get = [&](const std::string& path) {
+    auto r = plexus::testing::http::exchange(
+        hs.port(), plexus::testing::http::build_request("GET", path, hs.port()));
+    if (!r) throw std::runtime_error("no answer to GET " + path);
+    return *r;
+  };
+  auto health = get("/health");
+  EXPECT_EQ(health.status, 200);
+  auto ready = get("/ready");
+  EXPECT_EQ(ready.status, 503);  // "dead" never starts
+  auto rj = boost::json::parse(ready.body).as_object();
+  EXPECT_EQ(rj.at("status"), "not_ready");
+  EXPECT_EQ(rj.at("upstreams").as_array().size(), 4u);
+  auto metrics = get("/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("plexus_gateway_requests_total{method=\"tools/call\",name=\"ev_test_"
+                              "simple_text\",upstream=\"every\",outcome=\"ok\"} 1"),
+            std::string::npos)
+      << metrics.body;
+  EXPECT_NE(metrics.body.find("plexus_gateway_upstream_up{upstream=\"dead\",kind=\"stdio\"} 0"),
+            std::string::npos);
+  auto tools = get("/api/tools");
+  EXPECT_EQ(tools.status, 200);
+  EXPECT_NE(tools.body.find("memory_read_graph"), std::string::npos);
+  auto call = plexus::testing::http::exchange(
+      hs.port(),
+      plexus::testing::http::build_request("POST", "/api/tools/ev_test_simple_text", hs.port(),
+                                           {{"Content-Type", "application/json"}}, "{}"));
+  ASSERT_TRUE(call);
+  EXPECT_EQ(call->status, 200) << call->body;
+  EXPECT_NE(call->body.find("simple text response"), std::string::npos) << call->body;
+  hs.stop(0ms);
+}
