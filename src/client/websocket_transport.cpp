@@ -240,8 +240,12 @@ class ws_transport final : public client_transport {
     ws_->read_message_max(opts_.max_message_bytes);
     ws_->auto_fragment(false);
     websocket::response_type res;
+    auto upgrade_started = std::chrono::steady_clock::now();
     auto [wec] = co_await ws_->async_handshake(res, ep_.host_header, ep_.target, as_tuple);
-    if (wec == beast::error::timeout)
+    // The lower layer's timeout can surface as another error (Beast then reports a
+    // declined upgrade with an empty 500 answer): the clock tells what happened.
+    if (wec == beast::error::timeout ||
+        (wec && std::chrono::steady_clock::now() - upgrade_started >= opts_.connect_timeout))
       co_return "the WebSocket upgrade timed out after " + millis(opts_.connect_timeout);
     if (wec == websocket::error::upgrade_declined)
       co_return "the server declined the WebSocket upgrade (HTTP " +

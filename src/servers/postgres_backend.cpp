@@ -189,10 +189,16 @@ class postgres_backend final : public sql_backend {
     return with_connection([&](PGconn* c) { return run(c, sql, params, false); });
   }
 
+  // The catalogue queries of list_tables/describe_table: read-only, but not cut at the
+  // max_rows meant for callers' queries.
+  result_set catalogue(const std::string& sql, const json::array& params) {
+    return with_connection([&](PGconn* c) { return run(c, sql, params, true, 1'000'000); });
+  }
+
   std::vector<table_info> list_tables() override {
-    auto r = query("SELECT " + display_name + " AS name, " + kind + " AS type " + relations +
-                       " ORDER BY n.nspname <> 'public', n.nspname, c.relname",
-                   {});
+    auto r = catalogue("SELECT " + display_name + " AS name, " + kind + " AS type " + relations +
+                           " ORDER BY n.nspname <> 'public', n.nspname, c.relname",
+                       {});
     std::vector<table_info> out;
     for (const auto& row : r.rows)
       out.push_back({std::string(row[0].as_string()), std::string(row[1].as_string())});
@@ -200,18 +206,18 @@ class postgres_backend final : public sql_backend {
   }
 
   std::optional<table_description> describe_table(const std::string& table) override {
-    auto rel = query("SELECT c.oid, " + kind +
-                         ", CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) "
-                         "END " +
-                         relations + " AND " + display_name + " = $1",
-                     json::array{json::value(table)});
+    auto rel = catalogue("SELECT c.oid, " + kind +
+                             ", CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid, true) "
+                             "END " +
+                             relations + " AND " + display_name + " = $1",
+                         json::array{json::value(table)});
     if (rel.rows.empty()) return std::nullopt;
     table_description d;
     d.name = table;
     d.type = std::string(rel.rows[0][1].as_string());
     if (rel.rows[0][2].is_string())
       d.sql = "CREATE VIEW " + table + " AS\n" + std::string(rel.rows[0][2].as_string());
-    auto cols = query(
+    auto cols = catalogue(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
         "pg_get_expr(d.adbin, d.adrelid), "
         "COALESCE((SELECT k.n FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
@@ -333,7 +339,9 @@ class postgres_backend final : public sql_backend {
     return ok;
   }
 
-  result_set run(PGconn* c, const std::string& sql, const json::array& params, bool read_only) {
+  result_set run(PGconn* c, const std::string& sql, const json::array& params, bool read_only,
+                 std::optional<std::size_t> row_limit = std::nullopt) {
+    const std::size_t limit = row_limit.value_or(cfg_.max_rows);
     std::string err;
     // A connection left inside a transaction (should not happen: release drops those) would make
     // BEGIN READ ONLY a no-op; refuse to use it.
@@ -346,9 +354,9 @@ class postgres_backend final : public sql_backend {
       if (PQstatus(c) != CONNECTION_OK) throw stale_connection{};
       throw sql_error("cannot start the statement: " + err);
     }
-    if (!read_only) return run_statement(c, sql, params, false);
+    if (!read_only) return run_statement(c, sql, params, false, limit);
     try {
-      auto r = run_statement(c, sql, params, true);
+      auto r = run_statement(c, sql, params, true, limit);
       command(c, "ROLLBACK");
       return r;
     } catch (...) {
@@ -358,7 +366,7 @@ class postgres_backend final : public sql_backend {
   }
 
   result_set run_statement(PGconn* c, const std::string& sql, const json::array& params,
-                           bool read_only) {
+                           bool read_only, std::size_t limit) {
     auto lost = [&]() -> sql_error {
       return sql_error("lost the connection to PostgreSQL: " + connection_error(c));
     };
@@ -439,7 +447,7 @@ class postgres_backend final : public sql_backend {
       switch (PQresultStatus(r.get())) {
         case PGRES_SINGLE_TUPLE:
           take_columns(r.get());
-          if (out.rows.size() < cfg_.max_rows) {
+          if (out.rows.size() < limit) {
             json::array row;
             row.reserve(column_types.size());
             for (int i = 0; i < static_cast<int>(column_types.size()); ++i)

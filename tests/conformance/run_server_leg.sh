@@ -17,7 +17,22 @@ case "$leg" in
 esac
 work="$(mktemp -d)"
 log="$work/server.log"
-"$bin" everything --http 127.0.0.1:0 "$@" 2>"$log" &
+if [ "${PLEXUS_THROUGH_GATEWAY:-0}" = 1 ]; then
+  # The same suite through `plexus gateway` in front of the everything server (in process,
+  # no prefix, so the fixture's tool names are unchanged).
+  cat >"$work/plexus.yaml" <<YAML
+gateway:
+  data_dir: $work/data
+  access_log: false
+upstreams:
+  everything:
+    builtin: everything
+    prefix: ""
+YAML
+  "$bin" gateway --config "$work/plexus.yaml" --http 127.0.0.1:0 "$@" 2>"$log" &
+else
+  "$bin" everything --http 127.0.0.1:0 "$@" 2>"$log" &
+fi
 pid=$!
 trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 url=""

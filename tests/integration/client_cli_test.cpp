@@ -517,10 +517,12 @@ TEST(ClientCliMisc, UsageErrorsExitTwo) {
     std::string message;  // a line of stderr
   };
   std::vector<usage_case> cases = {
-      {{"tools"}, "plexus: no server: give a URL, or a command after `--` (stdio)"},
+      {{"tools"},
+       "plexus: no server: give a URL (http, https, ws, wss), unix:/PATH, or a command after "
+       "`--` (stdio)"},
       {{"tools", "ftp://example.com/mcp"},
-       "plexus: the server must be an http:// or https:// URL, or a command after `--`; got "
-       "\"ftp://example.com/mcp\""},
+       "plexus: the server must be an http://, https://, ws:// or wss:// URL, unix:/PATH, or a "
+       "command after `--`; got \"ftp://example.com/mcp\""},
       {{"tools", "--"}, "plexus: `--` must be followed by the command that starts the server"},
       {{"call", "--", p, "everything", "--stdio"}, "plexus: missing the tool name"},
       {{"call", "echo", "extra", "--", p, "everything", "--stdio"},
