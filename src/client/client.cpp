@@ -483,7 +483,9 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       params.erase("inputResponses");
       params.erase("requestState");
       if (auto reqs = json::find_object(*r, "inputRequests")) {
-        auto responses = fulfil(*reqs, ro.handlers ? *ro.handlers : opts.handlers);
+        auto responses = ro.on_input_required
+                             ? ro.on_input_required(*reqs)
+                             : fulfil(*reqs, ro.handlers ? *ro.handlers : opts.handlers);
         if (!responses) return unexpected{responses.error()};
         params["inputResponses"] = std::move(*responses);
       }

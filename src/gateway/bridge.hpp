@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -26,9 +27,11 @@ namespace plexus::gateway::detail {
 
 class bridged_call : public std::enable_shared_from_this<bridged_call> {
  public:
+  // One server-to-client request, or (batch) a whole MRTR round: inputRequests by key.
   struct question {
     std::string method;
     json::object params;
+    std::optional<json::object> batch;
   };
 
   ~bridged_call() {
@@ -113,12 +116,24 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
   }
 
   std::chrono::steady_clock::time_point parked_at;
+  // Input keys already used with the caller in this call (a later round reusing one gets
+  // a distinct key: the caller's answers of earlier rounds are still around).
+  std::set<std::string> used_keys;
+
+  // The upstream side: a whole MRTR round, answered with inputResponses by key.
+  client::result<json::object> ask_round(const json::object& input_requests) {
+    return ask_question(question{"", {}, input_requests});
+  }
 
  private:
   // The upstream side: posts a question and waits for its answer.
   client::result<json::object> ask(const std::string& method, const json::object& params) {
+    return ask_question(question{method, params, std::nullopt});
+  }
+
+  client::result<json::object> ask_question(question q) {
     std::unique_lock lk(mu_);
-    pending_ = question{method, params};
+    pending_ = std::move(q);
     answer_.reset();
     cv_.notify_all();
     while (!answer_ && !cancelled_.load()) cv_.wait_for(lk, std::chrono::milliseconds(100));

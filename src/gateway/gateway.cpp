@@ -1116,6 +1116,15 @@ class upstream : public std::enable_shared_from_this<upstream> {
       if (!c) throw unavailable(why);
       call = std::make_shared<detail::bridged_call>();
       auto ro = request_options_for(ctx, call);
+      // A modern upstream's MRTR round reaches the caller whole, with its own keys.
+      std::weak_ptr<detail::bridged_call> weak_call = call;
+      ro.on_input_required = [weak_call](const json::object& reqs) -> client::result<json::object> {
+        if (auto c = weak_call.lock()) return c->ask_round(reqs);
+        client::error e;
+        e.kind = client::error::cancelled;
+        e.message = "the call ended";
+        return plexus::unexpected{e};
+      };
       auto self = shared_from_this();
       ++in_flight_;
       call->run(
@@ -1150,17 +1159,46 @@ class upstream : public std::enable_shared_from_this<upstream> {
           break;
       }
       auto q = call->pending();
-      std::string key = "gateway-" + std::to_string(call->round());
+      // The caller sees the upstream's own keys where it can (a key reused by a later
+      // round gets a suffix: the caller's earlier answers are still in play).
+      std::vector<std::pair<std::string, server::input_request>> asks;
+      std::map<std::string, std::string> original_key;  // caller's key -> upstream's key
+      auto add = [&](const std::string& k, server::input_request req) {
+        std::string key = k;
+        if (call->used_keys.count(key)) key += "#" + std::to_string(call->round());
+        original_key[key] = k;
+        asks.emplace_back(key, std::move(req));
+      };
+      if (q.batch) {
+        for (const auto& kv : *q.batch) {
+          if (!kv.value().is_object()) continue;
+          const auto& ir = kv.value().get_object();
+          auto m = json::find_string(ir, "method");
+          auto p = json::find_object(ir, "params");
+          add(std::string(kv.key()),
+              server::input_request{m ? std::string(*m) : std::string(), p ? *p : json::object{}});
+        }
+      } else {
+        add("gateway-" + std::to_string(call->round()), server::input_request{q.method, q.params});
+      }
       if (ctx.era() == protocol::era::modern) {
         // If the caller must come back with the answer, the call waits parked.
         ctx.set_state(json::object{{"gateway_call", reg_->park(call)}});
       }
       try {
-        json::value a = ctx.ask(key, server::input_request{q.method, q.params});
+        auto answers = ctx.ask(asks);
         if (ctx.era() == protocol::era::modern && ctx.state().is_object())
           if (auto id = json::find_string(ctx.state().get_object(), "gateway_call"))
             reg_->unpark(std::string(*id));
-        call->answer(a.is_object() ? a.get_object() : json::object{{"value", a}});
+        for (const auto& [k, v] : original_key) call->used_keys.insert(k);
+        if (q.batch) {
+          json::object responses;
+          for (auto& [k, v] : answers) responses[original_key[k]] = v;
+          call->answer(std::move(responses));
+        } else {
+          const json::value& a = answers.begin()->second;
+          call->answer(a.is_object() ? a.get_object() : json::object{{"value", a}});
+        }
       } catch (const server::input_error& e) {
         client::error err;
         err.code = -32603;

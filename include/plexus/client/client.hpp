@@ -103,6 +103,10 @@ struct request_options {
   // flight with its own handlers. A proxy uses this to route a question to the
   // caller that caused it.
   std::shared_ptr<const input_handlers> handlers;
+  // Answers a whole MRTR round at once instead of the handlers: given the
+  // inputRequests map, returns the inputResponses map (same keys). A proxy uses it
+  // to pass a round through with its keys intact.
+  std::function<result<json::object>(const json::object& input_requests)> on_input_required;
 };
 
 // An open subscriptions/listen stream; cancelling (or destroying) it ends the stream.
