@@ -139,7 +139,30 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       return;
     }
     if (*method == "notifications/message") {
-      // Logs of a modern request arrive on its own stream; legacy logs are session-wide.
+      // A log goes to the request it belongs to: the one whose stream carried it, else the
+      // only request in flight that asked for logs; otherwise it is session-wide.
+      std::shared_ptr<pending> target;
+      {
+        std::lock_guard lk(mu);
+        const std::string& origin = delivering_for_request();
+        if (auto it = waiting.find(origin); !origin.empty() && it != waiting.end())
+          target = it->second;
+        if (!target || !target->on_log) {
+          target.reset();
+          for (const auto& [id, p] : waiting)
+            if (p->on_log) {
+              if (target) {  // several: no guessing
+                target.reset();
+                break;
+              }
+              target = p;
+            }
+        }
+      }
+      if (target && target->on_log) {
+        target->on_log(params);
+        return;
+      }
       if (opts.on_notification) opts.on_notification(std::string(*method), params);
       return;
     }
