@@ -610,6 +610,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
   // Waits while the client is healthy, re-listing when asked to (list_changed) or
   // when a list's ttlMs passed.
   void watch(const std::shared_ptr<client::client>& c) {
+    std::set<std::string> announced;
     for (;;) {
       {
         std::unique_lock lk(mu_);
@@ -628,8 +629,19 @@ class upstream : public std::enable_shared_from_this<upstream> {
         bool due = next_refresh_ != clock_type::time_point{} && clock_type::now() >= next_refresh_;
         if (!refresh_wanted_ && !due) continue;
         refresh_wanted_ = false;
+        announced.swap(announced_);
       }
       refresh();
+      // The upstream said a list changed: its callers hear it even when the new list
+      // looks the same from here (a change the gateway cannot see, or a re-announcement).
+      for (const auto& m : announced)
+        for (auto& ep : endpoints()) {
+          if (!ep->filter.admits_upstream(cfg_.name)) continue;
+          if (m == "notifications/tools/list_changed") ep->srv->notify_tools_changed();
+          if (m == "notifications/prompts/list_changed") ep->srv->notify_prompts_changed();
+          if (m == "notifications/resources/list_changed") ep->srv->notify_resources_changed();
+        }
+      announced.clear();
     }
   }
 
@@ -697,6 +709,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
       {
         std::lock_guard lk(mu_);
         refresh_wanted_ = true;
+        announced_.insert(method);
       }
       cv_.notify_all();
       return;
@@ -975,6 +988,17 @@ class upstream : public std::enable_shared_from_this<upstream> {
   void add_template_to(server::server& srv, const std::string& tmpl, const resource_item& item) {
     std::weak_ptr<upstream> weak = weak_from_this();
     std::size_t strip = federated_uri(cfg_.prefix, "").size();
+    if (completions_.load()) {
+      std::string original = item.original;
+      srv.add_resource_completion(
+          tmpl, [weak, original](const std::string& argument, const std::string& value,
+                                 const std::map<std::string, std::string>& args) {
+            auto self = weak.lock();
+            if (!self) return server::completion{};
+            return self->complete(json::object{{"type", "ref/resource"}, {"uri", original}},
+                                  argument, value, args);
+          });
+    }
     srv.add_resource_template(template_from_json(item.definition, tmpl),
                               [weak, strip](server::context& ctx, const std::string& fed_uri,
                                             const std::map<std::string, std::string>&)
@@ -1001,7 +1025,8 @@ class upstream : public std::enable_shared_from_this<upstream> {
                                  const std::map<std::string, std::string>& args) {
             auto self = weak.lock();
             if (!self) return server::completion{};
-            return self->complete(original, argument, value, args);
+            return self->complete(json::object{{"type", "ref/prompt"}, {"name", original}},
+                                  argument, value, args);
           });
   }
 
@@ -1350,7 +1375,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
     return out;
   }
 
-  server::completion complete(const std::string& original, const std::string& argument,
+  server::completion complete(json::object ref, const std::string& argument,
                               const std::string& value,
                               const std::map<std::string, std::string>& args) {
     std::string why;
@@ -1359,7 +1384,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
     if (!c) return out;
     json::object ctx_args;
     for (const auto& [k, v] : args) ctx_args[k] = v;
-    json::object params{{"ref", json::object{{"type", "ref/prompt"}, {"name", original}}},
+    json::object params{{"ref", std::move(ref)},
                         {"argument", json::object{{"name", argument}, {"value", value}}}};
     if (!ctx_args.empty()) params["context"] = json::object{{"arguments", ctx_args}};
     client::request_options ro;
@@ -1407,6 +1432,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
   std::map<std::string, resource_item> templates_;
   std::map<std::string, prompt_item> prompts_;
   std::set<std::string> subscribed_;  // upstream URIs callers subscribed to
+  std::set<std::string> announced_;   // list_changed notifications not yet passed on
 };
 
 // ---- gateway ------------------------------------------------------------------------

@@ -274,6 +274,32 @@ TEST_F(GatewayTest, QuestionsOfUpstreamsReachTheCallerInEveryEraPairing) {
   }
 }
 
+// An upstream's list_changed reaches callers even when the list looks the same from here.
+TEST_F(GatewayTest, ListChangedAndCompletionsCrossTheHop) {
+  std::atomic<int> changed{0};
+  client::client_options o;
+  o.mode = client::version_mode::legacy_only;
+  o.on_notification = [&](const std::string& method, const json::object&) {
+    if (method == "notifications/tools/list_changed") ++changed;
+  };
+  auto c = client::client::connect(client::make_in_process_transport(gw->endpoint()), o);
+  ASSERT_TRUE(c) << c.error().describe();
+  auto r = (*c)->call_tool("ev_test_trigger_tool_change");
+  ASSERT_TRUE(r) << r.error().describe();
+  for (int i = 0; i < 100 && changed.load() == 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_GE(changed.load(), 1);
+
+  auto done = (*c)->request(
+      "completion/complete",
+      json::object{
+          {"ref", json::object{{"type", "ref/resource"}, {"uri", "ev+test://template/{id}/data"}}},
+          {"argument", json::object{{"name", "id"}, {"value", ""}}}});
+  ASSERT_TRUE(done) << done.error().describe();
+  auto values = json::find_array(*json::find_object(*done, "completion"), "values");
+  ASSERT_NE(values, nullptr);
+  EXPECT_FALSE(values->empty()) << json::dump(*done);
+}
+
 TEST_F(GatewayTest, VirtualServerExposesItsSubset) {
   auto eps = gw->virtual_endpoints();
   ASSERT_EQ(eps.size(), 1u);
