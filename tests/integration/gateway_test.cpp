@@ -300,6 +300,36 @@ TEST_F(GatewayTest, ListChangedAndCompletionsCrossTheHop) {
   EXPECT_FALSE(values->empty()) << json::dump(*done);
 }
 
+// An upstream that keeps announcing list changes while calls run (the gateway re-lists and
+// re-announces each time): every call still succeeds.
+TEST_F(GatewayTest, ListChangeAnnouncementsWhileCallsRun) {
+  auto c = connect(*gw, client::version_mode::modern_only);
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop.load()) (void)c->call_tool("ev_test_trigger_tool_change");
+  });
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0}, failed{0};
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        auto r = c->call_tool("ev_test_simple_text");
+        if (r && !json::find_bool(*r, "isError").value_or(false))
+          ++ok;
+        else
+          ++failed;
+      }
+    });
+  for (auto& t : callers) t.join();
+  stop.store(true);
+  churn.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(ok.load(), 200);
+  auto tools = c->list_tools();
+  ASSERT_TRUE(tools) << tools.error().describe();
+  EXPECT_TRUE(names_of(*tools).count("ev_test_simple_text"));
+}
+
 TEST_F(GatewayTest, VirtualServerExposesItsSubset) {
   auto eps = gw->virtual_endpoints();
   ASSERT_EQ(eps.size(), 1u);
