@@ -377,6 +377,15 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     json::object msg{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
     if (auto err = transport->send(msg)) {
       cleanup();
+      // A write that failed because the server just exited: say that it exited (the
+      // transport notices the exit a moment after the broken pipe).
+      for (int i = 0; err->http_status == 0 && i < 40; ++i) {
+        {
+          std::lock_guard lk(mu);
+          if (closed) return unexpected{make_error(error::closed, closed_why)};
+        }
+        std::this_thread::sleep_for(5ms);
+      }
       error e = make_error(error::transport, err->message);
       e.code = err->http_status;
       if (err->body) e.data = err->body;
