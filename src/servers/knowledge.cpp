@@ -1246,10 +1246,11 @@ class knowledge_service : public std::enable_shared_from_this<knowledge_service>
 
   // Embeds the chunks that have no vector yet (of one document, or all).
   void embed_missing(std::optional<std::int64_t> doc) {
-    auto todo = db_.locked(false, [&] { return db_.unembedded(embed_->model(), doc); });
-    if (todo.empty()) return;
+    auto unembedded_chunks =
+        db_.locked(false, [&] { return db_.unembedded(embed_->model(), doc); });
+    if (unembedded_chunks.empty()) return;
     std::vector<std::string> inputs;
-    for (const auto& t : todo) inputs.push_back(t.second);
+    for (const auto& t : unembedded_chunks) inputs.push_back(t.second);
     std::vector<std::vector<float>> vs;
     try {
       vs = embed_->embed(inputs);
@@ -1259,10 +1260,12 @@ class knowledge_service : public std::enable_shared_from_this<knowledge_service>
       throw;
     }
     db_.locked(true, [&] {
-      for (std::size_t i = 0; i < todo.size(); ++i)
-        if (db_.chunk(todo[i].first)) db_.put_embedding(todo[i].first, embed_->model(), vs[i]);
+      for (std::size_t i = 0; i < unembedded_chunks.size(); ++i)
+        if (db_.chunk(unembedded_chunks[i].first))
+          db_.put_embedding(unembedded_chunks[i].first, embed_->model(), vs[i]);
     });
-    for (std::size_t i = 0; i < todo.size(); ++i) add_vector(todo[i].first, vs[i]);
+    for (std::size_t i = 0; i < unembedded_chunks.size(); ++i)
+      add_vector(unembedded_chunks[i].first, vs[i]);
   }
 
   delete_result remove_id(std::int64_t id) {

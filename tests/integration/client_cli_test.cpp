@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
+#include "temp_dir.hpp"
 
 #include <unistd.h>
 #include <cerrno>
@@ -22,18 +23,7 @@ using plexus::testing::child_process;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string t = (fs::temp_directory_path() / "plexus-cli-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using plexus::testing::temp_dir;
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

@@ -10,6 +10,7 @@
 #include "plexus/client/client.hpp"
 
 #include <gtest/gtest.h>
+#include "temp_dir.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -44,18 +45,7 @@ fs::path package_dir(const std::string& package) {
   if (!fs::exists(package_dir(pkg) / "package.json")) \
   GTEST_SKIP() << pkg << " is not installed (run `npm ci` in tests/interop/node)"
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string t = (fs::temp_directory_path() / "plexus-interop-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using plexus::testing::temp_dir;
 
 void write_file(const fs::path& p, const std::string& bytes) {
   std::ofstream f(p, std::ios::binary);

@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include "temp_dir.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -30,18 +31,7 @@ namespace http = boost::beast::http;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string t = (fs::temp_directory_path() / "plexus-demo-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using plexus::testing::temp_dir;
 
 // A fake Open-Meteo on 127.0.0.1: geocoding for San Francisco and a 3-day forecast.
 class fake_open_meteo {

@@ -11,6 +11,7 @@
 #include "http_client.hpp"
 
 #include <gtest/gtest.h>
+#include "temp_dir.hpp"
 
 #include <atomic>
 #include <filesystem>
@@ -24,18 +25,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string t = (fs::temp_directory_path() / "plexus-gateway-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using plexus::testing::temp_dir;
 
 fs::path interop_dir() {
   return fs::path(__FILE__).parent_path().parent_path() / "interop";

@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include "temp_dir.hpp"
 
 #include <sys/stat.h>
 #include <atomic>
@@ -210,18 +211,7 @@ class fake_servers {
   std::map<std::string, std::tuple<std::string, std::string, std::string>> codes_;
 };
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string t = (fs::temp_directory_path() / "plexus-login-XXXXXX").string();
-    if (!::mkdtemp(t.data())) throw std::runtime_error("mkdtemp failed");
-    path = t;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using plexus::testing::temp_dir;
 
 int free_port() {
   net::io_context ioc;

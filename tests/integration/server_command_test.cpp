@@ -3,6 +3,7 @@
 #include "plexus/client/client.hpp"
 
 #include <gtest/gtest.h>
+#include "temp_dir.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -13,15 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    path = fs::temp_directory_path() /
-           ("plexus-server-cmd-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand()));
-    fs::create_directories(path);
-  }
-  ~temp_dir() { fs::remove_all(path); }
-};
+using plexus::testing::temp_dir;
 
 std::unique_ptr<client::client> start(std::vector<std::string> args) {
   args.insert(args.begin(), "server");

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include "temp_dir.hpp"
 
 #include <algorithm>
 #include <array>
@@ -27,18 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct temp_dir {
-  fs::path path;
-  temp_dir() {
-    std::string tmpl = (fs::temp_directory_path() / "plexus-wallet-inv-XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using plexus::testing::temp_dir;
 
 // `plexus server wallet --http 127.0.0.1:0 --data-dir DIR`; the port is the one it reports.
 class wallet_process {
