@@ -311,9 +311,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   // ---- outbound ------------------------------------------------------------
 
-  json::object client_capabilities(const input_handlers* per_request = nullptr) const {
+  json::object client_capabilities(const input_handlers* per_request = nullptr,
+                                   bool tasks = false) const {
     const input_handlers& h = per_request ? *per_request : opts.handlers;
     json::object caps;
+    if (tasks) caps["extensions"] = json::object{{"io.modelcontextprotocol/tasks", json::object{}}};
     if (h.elicitation)
       caps["elicitation"] = json::object{{"form", json::object{}}, {"url", json::object{}}};
     if (h.sampling) caps["sampling"] = json::object{};
@@ -336,7 +338,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       meta = it->value().get_object();
     for (const auto& kv : ro.meta) meta[kv.key()] = kv.value();
     meta[protocol::meta::protocol_version] = version;
-    meta[protocol::meta::client_capabilities] = client_capabilities(ro.handlers.get());
+    meta[protocol::meta::client_capabilities] = client_capabilities(ro.handlers.get(), ro.tasks);
     meta[protocol::meta::client_info] = opts.info.to_json();
     if (ro.log_level) meta[protocol::meta::log_level] = protocol::to_string(*ro.log_level);
     params["_meta"] = std::move(meta);

@@ -121,6 +121,10 @@ protocol::tool tool_from_json(const json::object& o, std::string name) {
   }
   t.icons = icons_of(o);
   if (auto m = json::find_object(o, "_meta")) t.meta = *m;
+  if (auto e = json::find_object(o, "execution"))
+    if (auto ts = json::find_string(*e, "taskSupport");
+        ts && (*ts == "optional" || *ts == "required"))
+      t.task_support = std::string(*ts);
   return t;
 }
 
@@ -832,7 +836,6 @@ class upstream : public std::enable_shared_from_this<upstream> {
       if (!claim(reg_->tool_owner, name, "tool", std::string(*original))) continue;
       json::object def = t;
       def["name"] = name;
-      def.erase("execution");  // calls through the gateway run synchronously
       next[name] = tool_item{std::string(*original), std::move(def)};
     }
     std::map<std::string, tool_item> prev;
@@ -961,13 +964,18 @@ class upstream : public std::enable_shared_from_this<upstream> {
     std::weak_ptr<upstream> weak = weak_from_this();
     std::string original = item.original;
     try {
-      srv.add_tool(tool_from_json(item.definition, name),
-                   [weak, original, name](server::context& ctx, const json::object& args) {
-                     auto self = weak.lock();
-                     if (!self)
-                       throw server::tool_error("tool '" + name + "' is no longer federated");
-                     return self->call_tool(ctx, name, original, args);
-                   });
+      auto def = tool_from_json(item.definition, name);
+      std::string support = def.task_support.value_or("forbidden");
+      // A task-capable tool stays synchronous until the upstream answers with a task
+      // (or a legacy caller asks for one): then the gateway's own task follows it.
+      srv.add_tool(
+          std::move(def),
+          [weak, original, name, support](server::context& ctx, const json::object& args) {
+            auto self = weak.lock();
+            if (!self) throw server::tool_error("tool '" + name + "' is no longer federated");
+            return self->call_tool(ctx, name, original, support, args);
+          },
+          server::task_start::by_handler);
     } catch (const std::exception& e) {
       reg_->problem("upstream '" + cfg_.name + "': tool '" + original +
                     "' is not federated: " + e.what());
@@ -1109,7 +1117,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
   // Runs one request upstream for `ctx`, bridging the upstream's questions to the
   // caller when the caller can answer them.
   client::result<json::object> forward(server::context& ctx, const std::string& method,
-                                       json::object params) {
+                                       json::object params, bool tasks = false) {
     bool sampling = ctx.client_supports("sampling");
     bool elicitation = ctx.client_supports("elicitation");
     bool roots = ctx.client_supports("roots");
@@ -1127,6 +1135,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
       auto c = acquire(why);
       if (!c) throw unavailable(why);
       auto ro = request_options_for(ctx, nullptr);
+      ro.tasks = tasks;
       // The caller answers nothing: the upstream must not think it can ask.
       ro.handlers = std::make_shared<const client::input_handlers>();
       ++in_flight_;
@@ -1141,6 +1150,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
       if (!c) throw unavailable(why);
       call = std::make_shared<detail::bridged_call>();
       auto ro = request_options_for(ctx, call);
+      ro.tasks = tasks;
       // A modern upstream's MRTR round reaches the caller whole, with its own keys.
       std::weak_ptr<detail::bridged_call> weak_call = call;
       ro.on_input_required = [weak_call](const json::object& reqs) -> client::result<json::object> {
@@ -1207,8 +1217,11 @@ class upstream : public std::enable_shared_from_this<upstream> {
         add("gateway-" + std::to_string(call->round()), server::input_request{q.method, q.params});
       }
       if (ctx.era() == protocol::era::modern) {
-        // If the caller must come back with the answer, the call waits parked.
-        ctx.set_state(json::object{{"gateway_call", reg_->park(call)}});
+        // If the caller must come back with the answer, the call waits parked. The
+        // rest of the state (an upstream task being followed) stays.
+        json::object st = ctx.state().is_object() ? ctx.state().get_object() : json::object{};
+        st["gateway_call"] = reg_->park(call);
+        ctx.set_state(std::move(st));
       }
       try {
         auto answers = ctx.ask(asks);
@@ -1300,13 +1313,171 @@ class upstream : public std::enable_shared_from_this<upstream> {
 
  public:
   server::tool_result call_tool(server::context& ctx, const std::string& name,
-                                const std::string& original, const json::object& args) {
-    auto r = timed("tools/call", name, [&] {
-      return forward(ctx, "tools/call", json::object{{"name", original}, {"arguments", args}});
-    });
+                                const std::string& original, const std::string& task_support,
+                                const json::object& args) {
+    // A re-run of a task that follows an upstream task (after the caller answered
+    // its questions) picks the upstream task up again instead of calling anew.
+    if (ctx.in_task() && ctx.state().is_object())
+      if (auto tid = json::find_string(ctx.state().get_object(), "upstream_task"))
+        return follow_task(ctx, name, std::string(*tid));
+    bool supports = task_support == "optional" || task_support == "required";
+    // The upstream may answer with a task when the caller could take one (or must).
+    auto ext = json::find_object(ctx.client_capabilities(), "extensions");
+    bool caller_takes_tasks =
+        ctx.era() == protocol::era::modern && ext && ext->contains("io.modelcontextprotocol/tasks");
+    bool offer_task = supports && (task_support == "required" || caller_takes_tasks);
+    json::object params{{"name", original}, {"arguments", args}};
+    std::string upstream_era;
+    if (offer_task) {
+      std::string why;
+      auto c = acquire(why);
+      if (!c) throw unavailable(why);
+      // A legacy upstream makes a task only when asked (params.task), and then
+      // only for a tool that requires one: optional ones answer synchronously.
+      if (c->era() == protocol::era::legacy) {
+        offer_task = task_support == "required";
+        if (offer_task) params["task"] = json::object{};
+      }
+    }
+    auto r = timed("tools/call", name,
+                   [&] { return forward(ctx, "tools/call", std::move(params), offer_task); });
     if (!r) throw_for(r.error(), true);
+    std::optional<std::string> upstream_task;
+    auto rt = json::find_string(*r, "resultType");
+    if (rt && *rt == "task") {
+      if (auto tid = json::find_string(*r, "taskId")) upstream_task = std::string(*tid);
+    } else if (auto t = json::find_object(*r, "task"); t && !r->contains("content")) {
+      if (auto tid = json::find_string(*t, "taskId")) upstream_task = std::string(*tid);
+    }
+    if (!upstream_task) return to_tool_result(std::move(*r));
+    // The upstream made a task: the caller gets one of ours that follows it.
+    ctx.set_state(json::object{{"upstream_task", *upstream_task}, {"round", 0}});
+    ctx.start_task();
+    return follow_task(ctx, name, *upstream_task);
+  }
+
+  // Follows an upstream task to its end for `ctx` (a task of ours, or a synchronous
+  // call when the caller cannot take one): input the upstream asks for goes to the
+  // caller; the caller's cancel goes upstream.
+  server::tool_result follow_task(server::context& ctx, const std::string& name,
+                                  const std::string& tid) {
+    std::string why;
+    auto c = acquire(why);
+    if (!c) throw unavailable(why);
+    // Following is a call in flight: metrics show it, and a reload waits for it.
+    ++reg_->in_flight;
+    ++in_flight_;
+    struct leave {
+      std::atomic<std::int64_t>& all;
+      std::atomic<int>& mine;
+      ~leave() {
+        --all;
+        --mine;
+      }
+    } counted{reg_->in_flight, in_flight_};
+    auto cancel_upstream = [&] {
+      client::request_options ro;
+      ro.timeout = cfg_.timeout;
+      ro.tasks = true;
+      (void)c->request("tasks/cancel", json::object{{"taskId", tid}}, ro);
+    };
+    if (c->era() == protocol::era::legacy) {
+      // tasks/result blocks until the end; the upstream's questions arrive on its
+      // stream and cross the hop like those of any call.
+      auto r = timed("tasks/result", name, [&] {
+        return forward(ctx, "tasks/result", json::object{{"taskId", tid}});
+      });
+      if (!r) {
+        if (r.error().kind == client::error::cancelled) cancel_upstream();
+        throw_for(r.error(), true);
+      }
+      return to_tool_result(std::move(*r));
+    }
+    std::int64_t round = 0;
+    if (ctx.state().is_object())
+      round = json::find_int(ctx.state().get_object(), "round").value_or(0);
+    for (;;) {
+      if (ctx.cancelled()) {
+        cancel_upstream();
+        throw server::tool_error("upstream '" + cfg_.name + "' task cancelled");
+      }
+      client::request_options ro;
+      ro.timeout = cfg_.timeout;
+      ro.tasks = true;
+      auto g = c->request("tasks/get", json::object{{"taskId", tid}}, ro);
+      if (!g) {
+        outcome(g);
+        throw_for(g.error(), true);
+      }
+      auto st = json::find_string(*g, "status");
+      std::string status = st ? std::string(*st) : std::string();
+      if (status == "completed") {
+        auto res = json::find_object(*g, "result");
+        return to_tool_result(res ? *res : json::object{});
+      }
+      if (status == "failed") {
+        if (auto e = json::find_object(*g, "error")) {
+          auto code = json::find_int(*e, "code").value_or(-32603);
+          auto m = json::find_string(*e, "message");
+          std::string msg = m ? std::string(*m) : "the upstream task failed";
+          auto data = e->find("data");
+          throw server::protocol_error(
+              static_cast<int>(code), msg,
+              data != e->end() ? std::optional<json::value>(data->value()) : std::nullopt);
+        }
+        throw server::tool_error("upstream '" + cfg_.name + "' task failed");
+      }
+      if (status == "cancelled")
+        throw server::tool_error("upstream '" + cfg_.name + "' cancelled the task");
+      if (status == "input_required") {
+        auto reqs = json::find_object(*g, "inputRequests");
+        if (!reqs || reqs->empty()) {
+          wait_poll(ctx, *g);
+          continue;
+        }
+        // Keys of a later round get the round as a suffix: the caller's earlier
+        // answers are still in play.
+        std::vector<std::pair<std::string, server::input_request>> asks;
+        std::map<std::string, std::string> original_key;
+        for (const auto& kv : *reqs) {
+          if (!kv.value().is_object()) continue;
+          const auto& ir = kv.value().get_object();
+          auto m = json::find_string(ir, "method");
+          auto p = json::find_object(ir, "params");
+          std::string key(kv.key());
+          if (round > 0) key += "#" + std::to_string(round);
+          original_key[key] = std::string(kv.key());
+          asks.emplace_back(key, server::input_request{m ? std::string(*m) : std::string(),
+                                                       p ? *p : json::object{}});
+        }
+        auto answers = ctx.ask(asks);  // inside our task: it waits for tasks/update
+        json::object responses;
+        for (auto& [k, v] : answers) responses[original_key[k]] = v;
+        auto u =
+            c->request("tasks/update",
+                       json::object{{"taskId", tid}, {"inputResponses", std::move(responses)}}, ro);
+        if (!u) throw_for(u.error(), true);
+        ++round;
+        ctx.set_state(json::object{{"upstream_task", tid}, {"round", round}});
+        continue;
+      }
+      wait_poll(ctx, *g);
+    }
+  }
+
+  // Sleeps for the upstream's poll interval (bounded), waking early on cancel.
+  static void wait_poll(server::context& ctx, const json::object& task) {
+    auto ms = json::find_int(task, "pollIntervalMs").value_or(100);
+    ms = std::clamp<std::int64_t>(ms, 10, 2000);
+    auto until = clock_type::now() + std::chrono::milliseconds(ms);
+    while (clock_type::now() < until && !ctx.cancelled())
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  // An upstream's CallToolResult as the caller sees it.
+  server::tool_result to_tool_result(json::object r) {
     server::tool_result out;
-    if (auto c = json::find_array(*r, "content")) out.content = *c;
+    if (auto c = json::find_array(r, "content")) out.content = *c;
     // Links and embedded resources name upstream URIs: the caller reads them here.
     if (!cfg_.prefix.empty())
       for (auto& block : out.content) {
@@ -1323,10 +1494,12 @@ class upstream : public std::enable_shared_from_this<upstream> {
           }
         }
       }
-    if (auto it = r->find("structuredContent"); it != r->end())
-      out.structured_content = it->value();
-    out.is_error = json::find_bool(*r, "isError").value_or(false);
-    if (auto m = json::find_object(*r, "_meta")) out.meta = *m;
+    if (auto it = r.find("structuredContent"); it != r.end()) out.structured_content = it->value();
+    out.is_error = json::find_bool(r, "isError").value_or(false);
+    if (auto m = json::find_object(r, "_meta")) {
+      out.meta = *m;
+      out.meta.erase("io.modelcontextprotocol/related-task");  // the upstream's task, not ours
+    }
     return out;
   }
 
@@ -1451,7 +1624,7 @@ struct gateway::impl {
     so.enable_tools = so.enable_resources = so.enable_prompts = true;
     so.enable_completions = true;
     so.list_ttl_ms = 10'000;  // lists follow upstreams; list_changed tells about changes
-    so.enable_tasks = false;  // calls through the gateway run synchronously
+    // Tasks: a federated tool's task follows the upstream's (gateway.cpp follow_task).
     std::weak_ptr<registry> weak_reg = reg;
     so.on_resource_subscribe = [weak_reg](const std::string& uri) {
       auto r = weak_reg.lock();

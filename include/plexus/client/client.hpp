@@ -107,6 +107,11 @@ struct request_options {
   // inputRequests map, returns the inputResponses map (same keys). A proxy uses it
   // to pass a round through with its keys intact.
   std::function<result<json::object>(const json::object& input_requests)> on_input_required;
+  // Modern era: declares the tasks extension (io.modelcontextprotocol/tasks) for
+  // this request, so the server may answer a tools/call with a task handle
+  // (resultType "task", returned as is: the caller polls tasks/get); tasks/get,
+  // tasks/update and tasks/cancel need it too. A proxy sets it to pass tasks through.
+  bool tasks = false;
 };
 
 // An open subscriptions/listen stream; cancelling (or destroying) it ends the stream.
