@@ -1,5 +1,6 @@
 #include "plexus/client/in_process.hpp"
 
+#include "plexus/client/transport.hpp"
 #include "plexus/server/connection.hpp"
 
 #include <boost/json/parse.hpp>
@@ -32,6 +33,27 @@ class to_client : public server::outbound {
   client_transport::inbound cb_;
 };
 
+// One request's answer stream: what the engine sends for it (progress, logs,
+// server-to-client requests) is delivered as belonging to that request, so the
+// client routes it to the request even when several are in flight (as HTTP does).
+class request_exchange : public server::exchange {
+ public:
+  request_exchange(std::shared_ptr<to_client> out, std::string id_key)
+      : out_(std::move(out)), id_key_(std::move(id_key)) {}
+  void send(std::string text) override {
+    delivery_scope scope(id_key_);
+    out_->send(std::move(text));
+  }
+  void finish(std::string text, int) override {
+    delivery_scope scope(id_key_);
+    out_->send(std::move(text));
+  }
+
+ private:
+  std::shared_ptr<to_client> out_;
+  std::string id_key_;
+};
+
 class in_process_transport : public client_transport {
  public:
   explicit in_process_transport(server::server& srv)
@@ -49,7 +71,11 @@ class in_process_transport : public client_transport {
     // The engine takes one reader at a time (it applies backpressure there).
     std::lock_guard lk(receive_mu_);
     if (closed_) return transport_error{"in-process: closed"};
-    conn_->receive(text);
+    auto id = message.find("id");
+    if (id != message.end() && message.contains("method"))
+      conn_->receive(text, std::make_shared<request_exchange>(out_, json::dump(id->value())));
+    else
+      conn_->receive(text);
     return std::nullopt;
   }
 
