@@ -29,7 +29,8 @@ class line_splitter {
  public:
   explicit line_splitter(std::size_t max_line) : max_(max_line) {}
   // Feeds bytes; calls on_line(std::string_view) for each complete line (without
-  // "\n" or a trailing "\r") and on_oversized() for each line over the limit.
+  // "\n" or a trailing "\r") and on_oversized() once for each line over the limit,
+  // as soon as it passes the limit.
   template <class OnLine, class OnOversized>
   void feed(const char* data, std::size_t n, OnLine&& on_line, OnOversized&& on_oversized) {
     for (std::size_t i = 0; i < n;) {
@@ -37,8 +38,11 @@ class line_splitter {
       std::size_t take = nl ? static_cast<std::size_t>(nl - (data + i)) : n - i;
       if (!skipping_) {
         if (buf_.size() + take > max_ + 1) {
+          // Reported now, not at the newline: a line that never ends must not
+          // leave the reader waiting (the rest of it is skipped).
           skipping_ = true;
           buf_.clear();
+          on_oversized();
         } else {
           buf_.append(data + i, take);
         }
@@ -48,7 +52,6 @@ class line_splitter {
         ++i;
         if (skipping_) {
           skipping_ = false;
-          on_oversized();
         } else {
           if (!buf_.empty() && buf_.back() == '\r') buf_.pop_back();
           if (buf_.size() > max_)
@@ -63,10 +66,12 @@ class line_splitter {
   // At EOF: the last line without a newline, if any.
   template <class OnLine, class OnOversized>
   void finish(OnLine&& on_line, OnOversized&& on_oversized) {
-    if (skipping_)
-      on_oversized();
-    else if (!buf_.empty())
-      on_line(std::string_view(buf_));
+    if (!skipping_ && !buf_.empty()) {
+      if (buf_.size() > max_)
+        on_oversized();
+      else
+        on_line(std::string_view(buf_));
+    }
     buf_.clear();
     skipping_ = false;
   }
