@@ -113,8 +113,12 @@ struct GatewayTest : ::testing::Test {
     c.upstreams.push_back(builtin("every", "everything", "ev"));
     auto legacy = child("legacy", {PLEXUS_BINARY, "everything", "--stdio"}, "old");
     legacy.protocol = "legacy";
-    legacy.allow_tools = {"test_sampling", "test_elicitation", "test_simple_text",
-                          "test_tool_with_progress", "test_input_required_result_*"};
+    legacy.allow_tools = {"test_sampling",
+                          "test_elicitation",
+                          "test_simple_text",
+                          "test_tool_with_progress",
+                          "test_input_required_result_*",
+                          "failing_job"};
     c.upstreams.push_back(legacy);
     c.upstreams.push_back(child(
         "mem",
@@ -457,4 +461,166 @@ TEST_F(GatewayTest, OperationsEndpoints) {
   EXPECT_EQ(call->status, 200) << call->body;
   EXPECT_NE(call->body.find("simple text response"), std::string::npos) << call->body;
   hs.stop(0ms);
+}
+
+// Floods of output, a line that never ends, and a tool removed while it is being called:
+// the gateway keeps serving everyone else, and each caller gets a clear answer.
+TEST(Gateway, FloodingUpstreamsAndToolsRemovedMidCall) {
+  if (std::system("node --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "node is not installed";
+  temp_dir dir;
+  gateway::gateway_config c;
+  c.data_dir = dir.path.string();
+  c.upstreams.push_back(builtin("every", "everything", "ev"));
+  auto fault = [&](const char* mode, const char* prefix) {
+    auto u = child(prefix, {"node", (interop_dir() / "fault_server.mjs").string(), mode}, prefix);
+    u.timeout = 10s;
+    return u;
+  };
+  c.upstreams.push_back(fault("flood", "flood"));
+  c.upstreams.push_back(fault("endless-line", "endless"));
+  c.upstreams.push_back(fault("remove-tool", "change"));
+  gateway::gateway gw(c);
+  gw.start(20s);
+  auto cl = connect(gw, client::version_mode::modern_only);
+
+  // While one upstream floods, the others answer promptly.
+  std::optional<client::result<json::object>> flooded;
+  std::thread flood([&] { flooded = cl->call_tool("flood_boom"); });
+  std::this_thread::sleep_for(200ms);
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto ok = cl->call_tool("ev_test_simple_text");
+    ASSERT_TRUE(ok) << ok.error().describe();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  }
+  flood.join();
+  ASSERT_TRUE(flooded && *flooded) << (flooded ? flooded->error().describe() : "no answer");
+  EXPECT_FALSE(json::find_bool(**flooded, "isError").value_or(false)) << text_of(**flooded);
+  EXPECT_EQ(text_of(**flooded).rfind("flooded ", 0), 0u) << text_of(**flooded);
+
+  // A line past the message size limit ends that call (and that child), not the gateway.
+  auto t0 = std::chrono::steady_clock::now();
+  auto endless = cl->call_tool("endless_boom");
+  ASSERT_TRUE(endless) << endless.error().describe();
+  EXPECT_TRUE(json::find_bool(*endless, "isError").value_or(false));
+  EXPECT_NE(text_of(*endless).find("upstream 'endless'"), std::string::npos) << text_of(*endless);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 9s);
+
+  // The tool being called disappears: the call in flight still gets its answer, the
+  // federated list drops the tool, and a new call to it is an unknown tool.
+  auto before = cl->list_tools();
+  ASSERT_TRUE(before) << before.error().describe();
+  ASSERT_TRUE(names_of(*before).count("change_boom"));
+  auto removed = cl->call_tool("change_boom");
+  ASSERT_TRUE(removed) << removed.error().describe();
+  EXPECT_EQ(text_of(*removed), "answered after removal");
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    // A new caller each time: a modern caller's list is cached for its ttlMs.
+    auto now = connect(gw, client::version_mode::modern_only)->list_tools();
+    ASSERT_TRUE(now) << now.error().describe();
+    gone = !names_of(*now).count("change_boom") && names_of(*now).count("change_stays");
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(gone) << "change_boom is still listed";
+  auto unknown = cl->call_tool("change_boom");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, -32602);
+  auto stays = cl->call_tool("change_stays");
+  ASSERT_TRUE(stays) << stays.error().describe();
+  EXPECT_EQ(text_of(*stays), "still here");
+  auto ok = cl->call_tool("ev_test_simple_text");
+  ASSERT_TRUE(ok) << ok.error().describe();
+  gw.stop();
+}
+
+namespace {
+
+// Polls the gateway's tasks/get until the task is terminal (or input_required).
+json::object poll_task(client::client& c, const std::string& id) {
+  client::request_options ro;
+  ro.tasks = true;
+  for (int i = 0; i < 500; ++i) {
+    auto g = c.request("tasks/get", json::object{{"taskId", id}}, ro);
+    if (!g) throw std::runtime_error(g.error().describe());
+    auto s = std::string(*json::find_string(*g, "status"));
+    if (s != "working") return *g;
+    std::this_thread::sleep_for(20ms);
+  }
+  throw std::runtime_error("task " + id + " still working");
+}
+
+}  // namespace
+
+// Tasks cross the gateway: the caller's task follows the upstream's, for an in-process
+// (modern) upstream and a legacy child; input asked inside the task, failures and
+// cancellation reach the right side.
+TEST_F(GatewayTest, TasksFollowTheUpstreamTask) {
+  auto c = connect(*gw, client::version_mode::modern_only);
+  client::request_options ro;
+  ro.tasks = true;
+  for (std::string prefix : {"ev_", "old_"}) {
+    // A tool that requires a task: the caller gets a task handle, then the tool's result.
+    auto r = c->call_tool(prefix + "failing_job", {}, ro);
+    ASSERT_TRUE(r) << prefix << ": " << r.error().describe();
+    ASSERT_EQ(std::string(*json::find_string(*r, "resultType")), "task") << json::dump(*r);
+    auto done = poll_task(*c, std::string(*json::find_string(*r, "taskId")));
+    EXPECT_EQ(std::string(*json::find_string(done, "status")), "completed") << json::dump(done);
+    auto result = json::find_object(done, "result");
+    ASSERT_TRUE(result) << json::dump(done);
+    EXPECT_TRUE(json::find_bool(*result, "isError").value_or(false));
+    EXPECT_NE(text_of(*result).find("the job failed"), std::string::npos) << json::dump(done);
+  }
+
+  // Input asked inside the upstream's task: our task waits for tasks/update.
+  auto r = c->call_tool("ev_confirm_delete", json::object{{"filename", "a.txt"}}, ro);
+  ASSERT_TRUE(r) << r.error().describe();
+  ASSERT_EQ(std::string(*json::find_string(*r, "resultType")), "task") << json::dump(*r);
+  std::string id(*json::find_string(*r, "taskId"));
+  auto waiting = poll_task(*c, id);
+  ASSERT_EQ(std::string(*json::find_string(waiting, "status")), "input_required")
+      << json::dump(waiting);
+  auto reqs = json::find_object(waiting, "inputRequests");
+  ASSERT_TRUE(reqs && reqs->size() == 1) << json::dump(waiting);
+  json::object answers;
+  answers[reqs->begin()->key()] =
+      json::object{{"action", "accept"}, {"content", json::object{{"confirm", true}}}};
+  auto u =
+      c->request("tasks/update", json::object{{"taskId", id}, {"inputResponses", answers}}, ro);
+  ASSERT_TRUE(u) << u.error().describe();
+  auto finished = poll_task(*c, id);
+  ASSERT_EQ(std::string(*json::find_string(finished, "status")), "completed")
+      << json::dump(finished);
+  EXPECT_EQ(text_of(*json::find_object(finished, "result")), "Deleted a.txt");
+
+  // A protocol error of the upstream's task fails ours with the same error.
+  auto p = c->call_tool("ev_protocol_error_job", {}, ro);
+  ASSERT_TRUE(p) << p.error().describe();
+  auto failed = poll_task(*c, std::string(*json::find_string(*p, "taskId")));
+  ASSERT_EQ(std::string(*json::find_string(failed, "status")), "failed") << json::dump(failed);
+  EXPECT_EQ(json::find_int(*json::find_object(failed, "error"), "code"), -32603);
+
+  // Cancelling ours cancels the upstream's: the gateway stops following it at once.
+  auto slow = c->call_tool("ev_slow_compute", json::object{{"seconds", 30}}, ro);
+  ASSERT_TRUE(slow) << slow.error().describe();
+  std::string slow_id(*json::find_string(*slow, "taskId"));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_GE(gw->in_flight(), 1);
+  auto cancelled = c->request("tasks/cancel", json::object{{"taskId", slow_id}}, ro);
+  ASSERT_TRUE(cancelled) << cancelled.error().describe();
+  for (int i = 0; i < 150 && gw->in_flight() > 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(gw->in_flight(), 0);
+
+  // A legacy caller asks for the task itself (params.task) and collects the result with
+  // tasks/result.
+  auto legacy = connect(*gw, client::version_mode::legacy_only);
+  auto created = legacy->request(
+      "tools/call", json::object{{"name", "old_failing_job"}, {"task", json::object{}}});
+  ASSERT_TRUE(created) << created.error().describe();
+  auto task = json::find_object(*created, "task");
+  ASSERT_TRUE(task) << json::dump(*created);
+  auto out = legacy->request("tasks/result",
+                             json::object{{"taskId", *json::find_string(*task, "taskId")}});
+  ASSERT_TRUE(out) << out.error().describe();
+  EXPECT_NE(text_of(*out).find("the job failed"), std::string::npos) << json::dump(*out);
 }

@@ -13,13 +13,18 @@
 //   close-stdout        tools/call: closes stdout and keeps running (until SIGTERM)
 //   close-stdout-start  closes stdout at once and keeps running (until SIGTERM)
 //   huge                tools/call: answers with a 20 MiB text block
+//   flood               tools/call: writes log notifications as fast as the reader takes them
+//                       for 1.5 s, then answers "flooded N" (N notifications)
+//   endless-line        tools/call: writes one line that never ends (64 KiB chunks, forever)
+//   remove-tool         lists "boom" and "stays"; a call to "boom" announces list_changed,
+//                       drops "boom" from later lists and answers after 500 ms
 // When FAULT_PID_FILE is set, the process writes its pid there first.
 import { closeSync, writeFileSync } from 'node:fs';
 import readline from 'node:readline';
 
 const mode = process.argv[2] ?? '';
 const modes = ['crash', 'hang', 'hang-start', 'garbage', 'garbage-then-answer', 'close-stdout',
-  'close-stdout-start', 'huge'];
+  'close-stdout-start', 'huge', 'flood', 'endless-line', 'remove-tool'];
 if (!modes.includes(mode)) {
   console.error(`fault_server: unknown mode "${mode}"; one of ${modes.join(', ')}`);
   process.exit(2);
@@ -32,6 +37,16 @@ const keepAlive = () => setInterval(() => {}, 1 << 30);
 if (stubborn || mode.startsWith('close-stdout')) keepAlive();
 
 const send = (msg) => process.stdout.write(JSON.stringify({ jsonrpc: '2.0', ...msg }) + '\n');
+// Writes what `next()` returns (until it returns null), waiting whenever the pipe is full.
+const pump = (next, done) => {
+  for (;;) {
+    const chunk = next();
+    if (chunk === null) return done?.();
+    if (!process.stdout.write(chunk)) return process.stdout.once('drain', () => pump(next, done));
+  }
+};
+process.stdout.on('error', () => process.exit(0));  // the reader went away
+let removed = false;
 
 if (mode === 'close-stdout-start') {
   closeSync(1);
@@ -56,11 +71,12 @@ if (mode === 'close-stdout-start') {
           serverInfo: { name: 'fault-server', version: '0.0.1' },
         },
       });
-    if (m.method === 'tools/list')
-      return send({
-        id: m.id,
-        result: { tools: [{ name: 'boom', inputSchema: { type: 'object', properties: {} } }] },
-      });
+    if (m.method === 'tools/list') {
+      const tool = (name) => ({ name, inputSchema: { type: 'object', properties: {} } });
+      const tools = mode !== 'remove-tool' ? [tool('boom')]
+        : removed ? [tool('stays')] : [tool('boom'), tool('stays')];
+      return send({ id: m.id, result: { tools } });
+    }
     if (m.method === 'ping') return send({ id: m.id, result: {} });
     if (m.method !== 'tools/call')
       return send({ id: m.id, error: { code: -32601, message: 'Method not found' } });
@@ -80,6 +96,29 @@ if (mode === 'close-stdout-start') {
         return;
       case 'close-stdout':
         closeSync(1);
+        return;
+      case 'flood': {
+        const until = Date.now() + 1500;
+        let n = 0;
+        const line = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message',
+          params: { level: 'info', data: 'x'.repeat(1000) } }) + '\n';
+        pump(() => (Date.now() < until ? (n++, line) : null),
+          () => send({ id: m.id, result: { content: [{ type: 'text', text: `flooded ${n}` }] } }));
+        return;
+      }
+      case 'endless-line': {
+        process.stdout.write('{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"');
+        const chunk = 'x'.repeat(64 * 1024);
+        pump(() => chunk);
+        return;
+      }
+      case 'remove-tool':
+        if (m.params?.name === 'stays')
+          return send({ id: m.id, result: { content: [{ type: 'text', text: 'still here' }] } });
+        removed = true;
+        send({ method: 'notifications/tools/list_changed' });
+        setTimeout(() => send({ id: m.id,
+          result: { content: [{ type: 'text', text: 'answered after removal' }] } }), 500);
         return;
       case 'huge':
         return send({
