@@ -49,6 +49,11 @@ int read_authorizer(void*, int action, const char* a1, const char* a2, const cha
   }
 }
 
+// The write connection (execute) may change this database, not reach other files.
+int write_authorizer(void*, int action, const char*, const char*, const char*, const char*) {
+  return action == SQLITE_ATTACH || action == SQLITE_DETACH ? SQLITE_DENY : SQLITE_OK;
+}
+
 struct deadline_state {
   clock_type::time_point deadline;
   bool expired = false;
@@ -154,6 +159,11 @@ class sqlite_backend final : public sql_backend {
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, static_cast<int>(std::min<std::int64_t>(
                                   cfg_.timeout.count(), std::numeric_limits<int>::max())));
+    // Neither connection reaches other files (ATTACH, VACUUM INTO need an attach slot)
+    // or corrupts this one on purpose (defensive mode: no writable_schema tricks).
+    sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
+    sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+    if (!read_only) sqlite3_set_authorizer(raw, write_authorizer, nullptr);
     if (read_only) {
       char* err = nullptr;
       if (sqlite3_exec(raw, "PRAGMA query_only = ON", nullptr, nullptr, &err) != SQLITE_OK) {

@@ -377,6 +377,25 @@ TEST_F(DatabaseTest, ExecuteWritesWhenAllowed) {
   EXPECT_EQ(tables.at("structuredContent").at("tables").as_array().size(), 4u);
 }
 
+// Writes stay inside the configured database: no other file is created or touched.
+TEST_F(DatabaseTest, ExecuteCannotReachOtherFiles) {
+  start_writable();
+  auto other = std::filesystem::path(path).parent_path() /
+               ("other-" + std::filesystem::path(path).filename().string());
+  for (std::string sql :
+       {"ATTACH DATABASE '" + other.string() + "' AS x", "VACUUM INTO '" + other.string() + "'"}) {
+    auto r = call("execute", {{"sql", sql}});
+    EXPECT_TRUE(is_error(r)) << sql << ": " << json::dump(r);
+    EXPECT_FALSE(std::filesystem::exists(other)) << sql;
+  }
+  auto w = call("execute", {{"sql", "PRAGMA writable_schema = ON"}});
+  auto tamper =
+      call("execute", {{"sql", "UPDATE sqlite_schema SET sql = 'x' WHERE name = 'people'"}});
+  EXPECT_TRUE(is_error(tamper)) << json::dump(w) << json::dump(tamper);
+  EXPECT_EQ(people_count(), 3);
+  std::filesystem::remove(other);
+}
+
 TEST_F(DatabaseTest, ExecuteIsUnknownWhenWritesAreOff) {
   start();
   auto id = next_id++;
