@@ -1326,8 +1326,9 @@ class upstream : public std::enable_shared_from_this<upstream> {
     bool caller_takes_tasks =
         ctx.era() == protocol::era::modern && ext && ext->contains("io.modelcontextprotocol/tasks");
     bool offer_task = supports && (task_support == "required" || caller_takes_tasks);
-    json::object params{{"name", original}, {"arguments", args}};
-    std::string upstream_era;
+    json::value arguments = args;
+    if (!cfg_.prefix.empty()) map_uris(arguments, false);
+    json::object params{{"name", original}, {"arguments", std::move(arguments)}};
     if (offer_task) {
       std::string why;
       auto c = acquire(why);
@@ -1474,6 +1475,29 @@ class upstream : public std::enable_shared_from_this<upstream> {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
+  // URIs the caller sees and the upstream's: values of "uri" keys in structured output
+  // get the prefix (so a caller can read or pass on what a tool returns), and values of
+  // "uri" keys in arguments that carry it lose it again.
+  void map_uris(json::value& v, bool outward) const {
+    if (v.is_array()) {
+      for (auto& e : v.get_array()) map_uris(e, outward);
+      return;
+    }
+    if (!v.is_object()) return;
+    std::string head = federated_uri(cfg_.prefix, "");
+    for (auto& kv : v.get_object()) {
+      if (kv.key() == "uri" && kv.value().is_string()) {
+        std::string_view u = kv.value().get_string();
+        if (outward)
+          kv.value() = federated_uri(cfg_.prefix, u);
+        else if (u.starts_with(head))
+          kv.value() = u.substr(head.size());
+      } else {
+        map_uris(kv.value(), outward);
+      }
+    }
+  }
+
   // An upstream's CallToolResult as the caller sees it.
   server::tool_result to_tool_result(json::object r) {
     server::tool_result out;
@@ -1494,7 +1518,10 @@ class upstream : public std::enable_shared_from_this<upstream> {
           }
         }
       }
-    if (auto it = r.find("structuredContent"); it != r.end()) out.structured_content = it->value();
+    if (auto it = r.find("structuredContent"); it != r.end()) {
+      out.structured_content = it->value();
+      if (!cfg_.prefix.empty()) map_uris(*out.structured_content, true);
+    }
     out.is_error = json::find_bool(r, "isError").value_or(false);
     if (auto m = json::find_object(r, "_meta")) {
       out.meta = *m;
