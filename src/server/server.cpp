@@ -41,7 +41,6 @@ server::impl::impl(protocol::implementation i, server_options o)
 
 server::impl::~impl() {
   pool.stop();
-  pool.join();
 }
 
 bool server::impl::has_tools() const {

@@ -1,14 +1,14 @@
 // Internals of plexus::server::server shared by the engine's translation units.
 #pragma once
 
+#include "server/handler_pool.hpp"
+
 #include "plexus/jsonrpc/message.hpp"
 #include "plexus/schema/validator.hpp"
 #include "plexus/server/server.hpp"
 #include "server/request_state.hpp"
 #include "server/tasks.hpp"
 #include "server/uri_template.hpp"
-
-#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <condition_variable>
@@ -103,7 +103,7 @@ struct server::impl {
   json::object info_wire;
   server_options options;
   request_state_sealer sealer;
-  boost::asio::thread_pool pool;
+  detail::handler_pool pool;
   change_bus bus;
 
   cow_list<tool_entry> tools;
