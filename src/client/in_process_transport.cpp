@@ -24,7 +24,7 @@ class to_client : public server::outbound {
       cb = cb_;
     }
     boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
+    auto v = plexus::json::parse(text, ec);
     if (!ec && cb) cb(v);
   }
 

@@ -112,7 +112,7 @@ class unix_transport final : public client_transport {
       boost::system::error_code ec;
       boost::json::parse_options po;
       po.max_depth = 64;
-      auto v = boost::json::parse(line, ec, {}, po);
+      auto v = plexus::json::parse(line, ec, po.max_depth);
       if (ec) {
         spdlog::warn("{}: the server wrote a line that is not JSON ({} bytes): {}", describe(),
                      line.size(), std::string(line.substr(0, 120)));

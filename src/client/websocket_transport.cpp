@@ -288,7 +288,7 @@ class ws_transport final : public client_transport {
       boost::system::error_code jec;
       boost::json::parse_options po;
       po.max_depth = 64;
-      auto v = boost::json::parse(text, jec, {}, po);
+      auto v = plexus::json::parse(text, jec, po.max_depth);
       if (jec)
         spdlog::warn("{}: the server sent a frame that is not JSON ({} bytes): {}", url_,
                      text.size(), std::string(text.substr(0, 120)));

@@ -89,7 +89,7 @@ decoded decode(std::string_view text, const decode_options& opts) {
   boost::json::parse_options po;
   po.max_depth = opts.max_depth;
   boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(text, ec, {}, po);
+  boost::json::value v = plexus::json::parse(text, ec, po.max_depth);
   if (ec) {
     out.errors.push_back(
         make_error(std::nullopt, codes::parse_error, "Parse error: " + ec.message()));

@@ -121,7 +121,7 @@ plexus::expected<json::object, std::string> request_state_sealer::unseal(
   auto text = base64::decode_url(body);
   if (!text) return unexpected{std::string("malformed")};
   boost::system::error_code ec;
-  auto v = boost::json::parse(*text, ec);
+  auto v = plexus::json::parse(*text, ec);
   if (ec || !v.is_object()) return unexpected{std::string("malformed")};
   auto& env = v.get_object();
   auto m = json::find_string(env, "m");

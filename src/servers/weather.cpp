@@ -455,7 +455,7 @@ http_reply get_once(const endpoint& ep, const std::string& target,
 // The provider's own explanation of an error answer ({"error":true,"reason":"..."}).
 std::string reason_of(const std::string& body) {
   boost::system::error_code ec;
-  auto v = boost::json::parse(body, ec);
+  auto v = plexus::json::parse(body, ec);
   if (!ec && v.is_object())
     if (auto r = json::find_string(v.get_object(), "reason")) return std::string(*r);
   return {};
@@ -646,7 +646,7 @@ class weather_service {
       cache_.put(key, *body);
     }
     boost::system::error_code ec;
-    auto v = boost::json::parse(*body, ec);
+    auto v = plexus::json::parse(*body, ec);
     if (ec || !v.is_object()) throw provider_error(kind, url, 1, "the answer is not a JSON object");
     return std::move(v.get_object());
   }

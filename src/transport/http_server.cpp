@@ -934,7 +934,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     boost::json::parse_options po;
     po.max_depth = 64;
     boost::system::error_code jec;
-    json::value body = boost::json::parse(req.body(), jec, {}, po);
+    json::value body = plexus::json::parse(req.body(), jec, po.max_depth);
     if (jec)
       co_return co_await reject(stream, req, http::status::bad_request, -32700,
                                 "Parse error: " + jec.message());

@@ -135,7 +135,7 @@ class facade {
       boost::json::parse_options po;
       po.max_depth = 64;
       boost::system::error_code ec;
-      json::value body = boost::json::parse(req.body, ec, {}, po);
+      json::value body = plexus::json::parse(req.body, ec, po.max_depth);
       if (ec) return error_reply(400, "Invalid JSON body: " + ec.message());
       if (!body.is_object())
         return error_reply(400, "The body must be a JSON object (the arguments)");
@@ -299,7 +299,7 @@ class facade {
 
   http_reply translate(const std::string& name, const std::string& text) {
     boost::system::error_code ec;
-    json::value v = boost::json::parse(text, ec);
+    json::value v = plexus::json::parse(text, ec);
     if (ec || !v.is_object()) return error_reply(500, "Internal error: no answer from the engine");
     auto& o = v.get_object();
     if (auto* err = json::find_object(o, "error")) {

@@ -29,6 +29,12 @@ std::optional<std::int64_t> find_int(const object& o, std::string_view key) noex
 // The member `key` of `o` if it is any number.
 std::optional<double> find_number(const object& o, std::string_view key) noexcept;
 
+// Parses JSON text (errors in `ec`, and then null). Numbers with a fraction or an
+// exponent become the nearest double exactly (Boost.JSON 1.81's own parse can be one
+// ulp off), so what Plexus passes on keeps its value. Use it for everything read
+// from a peer.
+value parse(std::string_view text, boost::system::error_code& ec, std::size_t max_depth = 64);
+
 // A short human name of a value's JSON type ("object", "string", "integer", ...).
 std::string_view type_name(const value& v) noexcept;
 
