@@ -303,6 +303,8 @@ class http_transport : public client_transport,
       std::lock_guard lk(mu_);
       for (auto& [k, c] : streams_) open.push_back(c);
       if (get_conn_) open.push_back(get_conn_);
+      for (auto& c : idle_conns_) open.push_back(c);
+      idle_conns_.clear();
     }
     for (auto& c : open) c->abort();
     {
@@ -410,7 +412,11 @@ class http_transport : public client_transport,
       std::lock_guard lk(mu_);
       methods_[id_key] = method;
     }
-    auto conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+    // A kept-alive connection when one is idle: a gateway calling the same upstream
+    // again must not pay a TCP (and TLS) handshake per call.
+    auto conn = take_idle();
+    bool reused = conn != nullptr;
+    if (!conn) conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
     if (!id_key.empty()) {  // closing it cancels the request (2026-07-28), also before headers
       std::lock_guard lk(mu_);
       streams_[id_key] = conn;
@@ -457,11 +463,24 @@ class http_transport : public client_transport,
     for (int attempt = 0;; ++attempt) {
       parser->body_limit(boost::none);
       try {
-        conn->connect(ep_, opts_.connect_timeout);
+        if (!reused) conn->connect(ep_, opts_.connect_timeout);
         conn->write(req);
         conn->read_header(*buffer, *parser);
       } catch (const std::exception& e) {
-        return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
+        if (!reused || closing_)
+          return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
+        // The server closed the idle connection before it read this request: the
+        // request was not processed, so it goes again on a fresh connection.
+        reused = false;
+        conn = std::make_shared<connection>(ioc_, tls_ ? &*tls_ : nullptr);
+        buffer = std::make_shared<beast::flat_buffer>();
+        parser = std::make_shared<http::response_parser<http::buffer_body>>();
+        if (!id_key.empty()) {
+          std::lock_guard lk(mu_);
+          streams_[id_key] = conn;
+        }
+        --attempt;
+        continue;
       }
       status = static_cast<int>(parser->get().result_int());
       bool challenge = status == 401 || status == 403 ||
@@ -511,8 +530,9 @@ class http_transport : public client_transport,
     // A complete body.
     auto body = read_body(*conn, *buffer, *parser);
     if (!body) return transport_error{"reading the answer failed", status};
+    if (parser->is_done() && res.keep_alive()) give_back(conn);
     boost::system::error_code ec;
-    auto v = body->empty() ? json::value() : boost::json::parse(*body, ec);
+    auto v = body->empty() ? json::value() : plexus::json::parse(*body, ec);
     if (!modern && method == "initialize" && (status == 400 || status == 404 || status == 405)) {
       bool modern_error = false;
       if (!ec && v.is_object())
@@ -588,7 +608,7 @@ class http_transport : public client_transport,
   bool deliver_event(const transport::sse_event& e, const std::string& id_key) {
     if (e.data.empty()) return false;
     boost::system::error_code ec;
-    auto v = boost::json::parse(e.data, ec);
+    auto v = plexus::json::parse(e.data, ec);
     if (ec) {
       spdlog::warn("{}: an SSE event is not JSON", url_);
       return false;
@@ -617,6 +637,21 @@ class http_transport : public client_transport,
     if (!ok) return std::nullopt;
     return body;
   }
+
+  // Idle kept-alive connections (complete JSON answers only; streams are not reused).
+  std::shared_ptr<connection> take_idle() {
+    std::lock_guard lk(mu_);
+    if (idle_conns_.empty()) return nullptr;
+    auto c = std::move(idle_conns_.back());
+    idle_conns_.pop_back();
+    return c;
+  }
+  void give_back(std::shared_ptr<connection> c) {
+    std::lock_guard lk(mu_);
+    if (closing_ || idle_conns_.size() >= max_idle_connections) return;
+    idle_conns_.push_back(std::move(c));
+  }
+  static constexpr std::size_t max_idle_connections = 32;
 
   // Reads an SSE answer until it ends; a legacy stream closed before its answer
   // is resumed with GET + Last-Event-ID after the server's `retry`.
@@ -852,6 +887,7 @@ class http_transport : public client_transport,
   std::atomic<int> active_{0};       // requests waiting for their answer
   std::condition_variable idle_;
   std::shared_ptr<connection> get_conn_;
+  std::vector<std::shared_ptr<connection>> idle_conns_;
   std::vector<std::thread> threads_;
   std::atomic<bool> closing_{false};
   std::atomic<bool> sse_mode_{false};
