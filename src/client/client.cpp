@@ -252,11 +252,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   // stream carried it, else of the only request in flight with handlers, else the
   // client's own (with several candidates, guessing could show one caller's
   // question to another).
-  std::shared_ptr<const input_handlers> handlers_for_inbound() {
+  std::shared_ptr<const input_handlers> handlers_for_inbound(const std::string& method) {
     const std::string& origin = delivering_for_request();
     if (!origin.empty())
       if (auto it = routed.find(origin); it != routed.end()) return it->second;
-    if (routed.size() == 1) return routed.begin()->second;
+    // Servers ask for roots for their session (after initialize, on list changes), not
+    // for a call: unless it came on a request's stream, a roots/list is not guessed to
+    // belong to the one request in flight.
+    if (routed.size() == 1 && method != "roots/list") return routed.begin()->second;
     return nullptr;
   }
 
@@ -265,7 +268,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     auto self = shared_from_this();
     std::lock_guard lk(mu);
     reap_handler_threads();
-    auto h = handlers_for_inbound();
+    auto h = handlers_for_inbound(method);
     handler_threads.emplace_back(
         [self, h, method = std::move(method), params = std::move(params), id = std::move(id)] {
           auto r = self->run_handler(method, params, h ? *h : self->opts.handlers);

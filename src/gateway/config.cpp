@@ -486,8 +486,8 @@ class parser {
 
   void parse_gateway(const field& f, gateway_config& cfg) {
     static const std::vector<std::string> allowed = {
-        "separator",       "data_dir",       "listen",     "allowed_hosts",
-        "allowed_origins", "worker_threads", "access_log", "rest_api"};
+        "separator",      "data_dir",   "listen",   "allowed_hosts", "allowed_origins",
+        "worker_threads", "access_log", "rest_api", "rate_limit"};
     for (auto& [key, v] : entries(f, &allowed)) {
       if (key == "separator") {
         cfg.separator = get_string(v);
@@ -512,8 +512,26 @@ class parser {
         cfg.access_log = get_bool(v);
       } else if (key == "rest_api") {
         cfg.rest_api = get_bool(v);
+      } else if (key == "rate_limit") {
+        cfg.rate_limit = parse_rate_limit(v);
       }
     }
+  }
+
+  rate_limit_config parse_rate_limit(const field& f) {
+    static const std::vector<std::string> allowed = {"requests_per_second", "burst"};
+    rate_limit_config r;
+    bool has_rate = false;
+    for (auto& [k, v] : entries(f, &allowed)) {
+      if (k == "requests_per_second") {
+        r.per_second = get_number(v, 0);
+        has_rate = true;
+      } else {
+        r.burst = get_number(v, 1);
+      }
+    }
+    if (!has_rate) fail(f, "rate_limit needs requests_per_second");
+    return r;
   }
 
   void check_listen(const field& f, const std::string& s) {
@@ -536,7 +554,7 @@ class parser {
         "env",         "cwd",        "url",        "headers",         "ca_file",
         "client_cert", "client_key", "verify_tls", "oauth",           "builtin",
         "options",     "tools",      "timeout",    "connect_timeout", "circuit_breaker",
-        "restart"};
+        "restart",     "rate_limit"};
     if (!f.node.IsMap())
       fail(f,
            "expected a mapping with one of command (a child process), url (a remote server) "
@@ -642,6 +660,8 @@ class parser {
         }
         if (u.restart_backoff_max < u.restart_backoff)
           fail(v, "max_backoff must be at least backoff");
+      } else if (key == "rate_limit") {
+        u.rate_limit = parse_rate_limit(v);
       }
     }
     if (options) parse_options(*options, u);

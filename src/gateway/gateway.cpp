@@ -5,6 +5,7 @@
 #include "plexus/client/in_process.hpp"
 #include "plexus/client/oauth.hpp"
 #include "plexus/client/transport.hpp"
+#include "plexus/gateway/stages.hpp"
 #include "plexus/protocol/versions.hpp"
 
 #include <spdlog/spdlog.h>
@@ -531,13 +532,18 @@ class upstream : public std::enable_shared_from_this<upstream> {
     auto refuse = [name = cfg_.name](const json::object&) -> client::result<json::object> {
       client::error e;
       e.code = -32603;
-      e.message = "the gateway cannot tell which caller '" + name +
-                  "' is asking (several calls in flight, none of them related)";
+      e.message = "the gateway cannot tell which caller this question of '" + name +
+                  "' is for (it did not come on a call's stream, and not exactly one call is "
+                  "in flight)";
       return plexus::unexpected{e};
     };
     o.handlers.sampling = refuse;
     o.handlers.elicitation = refuse;
-    o.handlers.roots = refuse;
+    // A session-wide roots/list gets the gateway's own roots: none. (Roots a call asks
+    // for on its stream, or with MRTR, are the caller's.)
+    o.handlers.roots = [](const json::object&) -> client::result<json::object> {
+      return json::object{{"roots", json::array{}}};
+    };
     o.request_timeout = cfg_.timeout;
     if (cfg_.protocol == "legacy") o.mode = client::version_mode::legacy_only;
     if (cfg_.protocol == "modern") o.mode = client::version_mode::modern_only;
@@ -1498,26 +1504,27 @@ class upstream : public std::enable_shared_from_this<upstream> {
     }
   }
 
+  // Links and embedded resources name upstream URIs: the caller reads them here.
+  void map_content_block(json::object& b) const {
+    if (cfg_.prefix.empty()) return;
+    auto type = json::find_string(b, "type");
+    if (!type) return;
+    if (*type == "resource_link") {
+      if (auto u = json::find_string(b, "uri")) b["uri"] = federated_uri(cfg_.prefix, *u);
+    } else if (*type == "resource") {
+      if (auto it = b.find("resource"); it != b.end() && it->value().is_object()) {
+        auto& res = it->value().get_object();
+        if (auto u = json::find_string(res, "uri")) res["uri"] = federated_uri(cfg_.prefix, *u);
+      }
+    }
+  }
+
   // An upstream's CallToolResult as the caller sees it.
   server::tool_result to_tool_result(json::object r) {
     server::tool_result out;
     if (auto c = json::find_array(r, "content")) out.content = *c;
-    // Links and embedded resources name upstream URIs: the caller reads them here.
-    if (!cfg_.prefix.empty())
-      for (auto& block : out.content) {
-        if (!block.is_object()) continue;
-        auto& b = block.get_object();
-        auto type = json::find_string(b, "type");
-        if (!type) continue;
-        if (*type == "resource_link") {
-          if (auto u = json::find_string(b, "uri")) b["uri"] = federated_uri(cfg_.prefix, *u);
-        } else if (*type == "resource") {
-          if (auto it = b.find("resource"); it != b.end() && it->value().is_object()) {
-            auto& res = it->value().get_object();
-            if (auto u = json::find_string(res, "uri")) res["uri"] = federated_uri(cfg_.prefix, *u);
-          }
-        }
-      }
+    for (auto& block : out.content)
+      if (block.is_object()) map_content_block(block.get_object());
     if (auto it = r.find("structuredContent"); it != r.end()) {
       out.structured_content = it->value();
       if (!cfg_.prefix.empty()) map_uris(*out.structured_content, true);
@@ -1569,7 +1576,10 @@ class upstream : public std::enable_shared_from_this<upstream> {
         if (!m.is_object()) continue;
         protocol::prompt_message pm;
         pm.role = opt_string(m.get_object(), "role").value_or("user");
-        if (auto c = json::find_object(m.get_object(), "content")) pm.content = *c;
+        if (auto c = json::find_object(m.get_object(), "content")) {
+          pm.content = *c;
+          map_content_block(pm.content);
+        }
         out.messages.push_back(std::move(pm));
       }
     return out;
@@ -1637,9 +1647,70 @@ class upstream : public std::enable_shared_from_this<upstream> {
 
 // ---- gateway ------------------------------------------------------------------------
 
+// The stage chain in front of routing (stages.hpp), shared by every endpoint's server
+// and rebuilt on reload.
+struct admission {
+  std::mutex mu;
+  std::shared_ptr<const stage_chain> chain = std::make_shared<stage_chain>();
+  std::vector<std::pair<std::string, std::string>> uri_heads;  // prefix+ -> upstream
+  std::weak_ptr<registry> reg;
+
+  void rebuild(const gateway_config& cfg) {
+    auto c = std::make_shared<stage_chain>();
+    // decode (the engine) → authenticate → authorize: no stages of the gateway yet
+    // → rate limit → route and upstream (the federated handlers).
+    std::map<std::string, rate_limit_config> per_upstream;
+    std::vector<std::pair<std::string, std::string>> heads;
+    for (const auto& u : cfg.upstreams) {
+      if (u.rate_limit.enabled()) per_upstream[u.name] = u.rate_limit;
+      if (!u.prefix.empty()) heads.emplace_back(federated_uri(u.prefix, ""), u.name);
+    }
+    if (cfg.rate_limit.enabled() || !per_upstream.empty())
+      c->add(make_rate_limit_stage(cfg.rate_limit, per_upstream));
+    std::lock_guard lk(mu);
+    chain = std::move(c);
+    uri_heads = std::move(heads);
+  }
+
+  std::optional<jsonrpc::error> admit(const server::request_info& info) {
+    std::shared_ptr<const stage_chain> c;
+    {
+      std::lock_guard lk(mu);
+      c = chain;
+    }
+    if (c->empty()) return std::nullopt;
+    request_context rc{info, {}, {}};
+    const std::map<std::string, std::string>* owners = nullptr;
+    auto r = reg.lock();
+    if (info.method == "tools/call" || info.method == "prompts/get") {
+      if (auto n = json::find_string(info.params, "name")) rc.target = std::string(*n);
+      if (r) owners = info.method == "tools/call" ? &r->tool_owner : &r->prompt_owner;
+    } else if (info.method == "resources/read" || info.method == "resources/subscribe" ||
+               info.method == "resources/unsubscribe") {
+      if (auto u = json::find_string(info.params, "uri")) rc.target = std::string(*u);
+      if (r) owners = &r->resource_owner;
+    }
+    if (r && owners && !rc.target.empty()) {
+      std::lock_guard lk(r->mu);
+      if (auto it = owners->find(rc.target); it != owners->end()) rc.upstream = it->second;
+    }
+    if (rc.upstream.empty() && owners && r && owners == &r->resource_owner) {
+      std::lock_guard lk(mu);
+      for (const auto& [head, name] : uri_heads)
+        if (rc.target.starts_with(head)) rc.upstream = name;
+    }
+    return c->run(rc);
+  }
+};
+
 struct gateway::impl {
   gateway_config cfg;
   std::shared_ptr<registry> reg = std::make_shared<registry>();
+  std::shared_ptr<admission> admit = [this] {
+    auto a = std::make_shared<admission>();
+    a->reg = reg;
+    return a;
+  }();
   mutable std::mutex mu;
   std::vector<std::shared_ptr<upstream>> upstreams;
   std::map<std::string, std::shared_ptr<mounted_endpoint>> virtual_eps;
@@ -1652,6 +1723,7 @@ struct gateway::impl {
     so.enable_completions = true;
     so.list_ttl_ms = 10'000;  // lists follow upstreams; list_changed tells about changes
     // Tasks: a federated tool's task follows the upstream's (gateway.cpp follow_task).
+    so.admit = [a = admit](const server::request_info& info) { return a->admit(info); };
     std::weak_ptr<registry> weak_reg = reg;
     so.on_resource_subscribe = [weak_reg](const std::string& uri) {
       auto r = weak_reg.lock();
@@ -1737,6 +1809,7 @@ gateway::gateway(gateway_config config) : impl_(std::make_shared<impl>()) {
           "upstream '" + u.name + "': prefix '" + u.prefix + "' is used by another upstream");
   }
   impl_->cfg = std::move(config);
+  impl_->admit->rebuild(impl_->cfg);
   impl_->build_endpoints();
   std::weak_ptr<impl> weak = impl_;
   impl_->reg->on_subscribe = [weak](const std::string& uri) {
@@ -1812,6 +1885,7 @@ void gateway::reload(gateway_config config) {
     };
     endpoints_changed = vs(config) != vs(impl_->cfg);
     impl_->cfg = std::move(config);
+    impl_->admit->rebuild(impl_->cfg);
     std::vector<std::shared_ptr<upstream>> all = keep;
     all.insert(all.end(), fresh.begin(), fresh.end());
     impl_->upstreams = all;

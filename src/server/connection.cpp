@@ -131,7 +131,7 @@ class task_sink : public exchange {
     auto t = task_.lock();
     if (!t) return;
     boost::system::error_code ec;
-    auto v = boost::json::parse(text, ec);
+    auto v = plexus::json::parse(text, ec);
     if (ec || !v.is_object()) {
       store_.fail(t, {codes::internal_error, "Internal error: malformed task result", {}});
       return;
@@ -167,7 +167,7 @@ class task_sink : public exchange {
 // `text` (a request or notification) with _meta io.modelcontextprotocol/related-task.
 std::string with_related_task(const std::string& text, const std::string& task_id) {
   boost::system::error_code ec;
-  auto v = boost::json::parse(text, ec);
+  auto v = plexus::json::parse(text, ec);
   if (ec || !v.is_object()) return text;
   auto& o = v.get_object();
   auto& params = o["params"];
@@ -428,12 +428,36 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         (it->value().is_string() || it->value().is_int64() || it->value().is_uint64()))
       env->progress_token = it->value();
 
-    if (claims_modern(params)) {
-      if (!prepare_modern(*env, req.id, respond)) return;
+    bool modern = claims_modern(params);
+    if (modern && !prepare_modern(*env, req.id, respond)) return;
+    if (srv.options.admit && !admitted(req, *env, modern, respond)) return;
+    if (modern)
       route_modern(std::move(req), std::move(env), std::move(respond));
-    } else {
+    else
       route_legacy(std::move(req), std::move(env), std::move(respond));
+  }
+
+  // The request stages of the server (server_options::admit); false: refused and answered.
+  bool admitted(const jsonrpc::request& req, detail::request_env& env, bool modern,
+                const respond_fn& respond) {
+    protocol::implementation who;
+    if (modern) {
+      who = env.client_info;
+    } else {
+      std::lock_guard lk(mu);
+      who = client_info;
     }
+    request_info info{req.method, params_of(req), modern ? era::modern : era::legacy, who};
+    std::optional<jsonrpc::error> refused;
+    try {
+      refused = srv.options.admit(info);
+    } catch (const std::exception& e) {
+      refused = jsonrpc::error{codes::internal_error, std::string("Internal error: ") + e.what(),
+                               std::nullopt};
+    }
+    if (!refused) return true;
+    respond(error_text(req.id, refused->code, refused->message, refused->data));
+    return false;
   }
 
   // Validates the per-request envelope of 2026-07-28. False: an error was sent.
@@ -790,11 +814,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     env->call_client = [self, raw = env.get()](const input_request& r) {
       return self->call_client(*raw, r);
     };
-    boost::asio::post(
-        srv.pool, [self, req = std::move(req), env, respond = std::move(respond), key]() mutable {
-          self->execute(req, *env, respond);
-          self->leave_in_flight(key, env.get());
-        });
+    srv.pool.post([self, req = std::move(req), env, respond = std::move(respond), key]() mutable {
+      self->execute(req, *env, respond);
+      self->leave_in_flight(key, env.get());
+    });
   }
 
   // The request `env` serves is no longer in flight (done, or now a task).
@@ -1118,8 +1141,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     };
     srv.tasks.attach(t, env);
     auto self = shared_from_this();
-    boost::asio::post(srv.pool,
-                      [self, t, env, rx] { self->execute(t->request, *env, respond_fn(rx)); });
+    srv.pool.post([self, t, env, rx] { self->execute(t->request, *env, respond_fn(rx)); });
   }
 
   void modern_task_method(const jsonrpc::request& req, detail::request_env& env,

@@ -6,6 +6,7 @@
 #include "plexus/client/client.hpp"
 #include "plexus/client/in_process.hpp"
 #include "plexus/gateway/operations.hpp"
+#include "plexus/gateway/stages.hpp"
 #include "plexus/transport/http_server.hpp"
 
 #include "http_client.hpp"
@@ -623,4 +624,43 @@ TEST_F(GatewayTest, TasksFollowTheUpstreamTask) {
                              json::object{{"taskId", *json::find_string(*task, "taskId")}});
   ASSERT_TRUE(out) << out.error().describe();
   EXPECT_NE(text_of(*out).find("the job failed"), std::string::npos) << json::dump(*out);
+}
+
+// The stage chain in the request path: a rate-limited upstream refuses calls over its limit
+// with a JSON-RPC error naming the limit; other upstreams and lists are not affected.
+TEST(Gateway, RateLimitStageRefusesCallsOverTheUpstreamLimit) {
+  temp_dir dir;
+  gateway::gateway_config c;
+  c.data_dir = dir.path.string();
+  auto limited = builtin("every", "everything", "ev");
+  limited.rate_limit = {.per_second = 2, .burst = 2};
+  c.upstreams.push_back(limited);
+  c.upstreams.push_back(builtin("other", "everything", "ot"));
+  gateway::gateway gw(c);
+  gw.start(20s);
+  for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+    auto cl = connect(gw, mode);
+    std::this_thread::sleep_for(1100ms);  // a full bucket
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 6; ++i) {
+      auto r = cl->call_tool("ev_test_simple_text");
+      if (r) {
+        ++ok;
+        continue;
+      }
+      ++refused;
+      EXPECT_EQ(r.error().code, gateway::rate_limited_code) << r.error().describe();
+      EXPECT_NE(r.error().message.find("upstream every"), std::string::npos) << r.error().message;
+    }
+    EXPECT_GE(ok, 2);
+    EXPECT_LE(ok, 3);  // the burst, plus at most one token refilled meanwhile
+    EXPECT_EQ(ok + refused, 6);
+    for (int i = 0; i < 10; ++i) {
+      auto r = cl->call_tool("ot_test_simple_text");
+      ASSERT_TRUE(r) << r.error().describe();
+    }
+    auto tools = cl->list_tools();
+    ASSERT_TRUE(tools) << tools.error().describe();
+  }
+  gw.stop();
 }

@@ -700,3 +700,23 @@ TEST(GatewayConfigFilesTest, DefaultConfigRoundTrips) {
   cfg = parse_config(default_config_yaml("/tmp/a \"b\" ${HOME}\\c"), "plexus.yaml");
   EXPECT_EQ(cfg.data_dir, "/tmp/a \"b\" ${HOME}\\c");
 }
+
+TEST(GatewayConfigTest, RateLimits) {
+  auto cfg = parse_config(
+      "gateway:\n  rate_limit: {requests_per_second: 200, burst: 400}\n"
+      "upstreams:\n  a:\n    command: x\n    rate_limit:\n      requests_per_second: 2.5\n",
+      "test.yaml");
+  EXPECT_EQ(cfg.rate_limit.per_second, 200);
+  EXPECT_EQ(cfg.rate_limit.burst, 400);
+  ASSERT_EQ(cfg.upstreams.size(), 1u);
+  EXPECT_EQ(cfg.upstreams[0].rate_limit.per_second, 2.5);
+  EXPECT_EQ(cfg.upstreams[0].rate_limit.burst, 0);
+  EXPECT_FALSE(
+      parse_config("upstreams:\n  a: {command: x}\n", "t").upstreams[0].rate_limit.enabled());
+  EXPECT_CONFIG_ERROR("gateway:\n  rate_limit: {burst: 3}\n", 2,
+                      "rate_limit needs requests_per_second");
+  EXPECT_CONFIG_ERROR("upstreams:\n  a:\n    command: x\n    rate_limit: {requests_per_sec: 1}\n",
+                      4, "did you mean \"requests_per_second\"?");
+  EXPECT_CONFIG_ERROR("gateway:\n  rate_limit: {requests_per_second: -1}\n", 2,
+                      "requests_per_second: expected a number");
+}

@@ -43,6 +43,13 @@ enum class upstream_kind {
   builtin,    // an in-process Plexus server (servers/builtin.hpp)
 };
 
+// A token-bucket rate limit (`rate_limit: {requests_per_second: N, burst: M}`).
+struct rate_limit_config {
+  double per_second = 0;  // 0: no limit
+  double burst = 0;       // bucket size; 0: one second's worth (at least 1)
+  bool enabled() const { return per_second > 0; }
+};
+
 struct oauth_settings {
   bool enabled = false;
   std::string client_id;      // empty: client ID metadata document or dynamic registration
@@ -87,6 +94,7 @@ struct upstream_config {
   std::chrono::milliseconds breaker_cooldown{std::chrono::seconds(30)};
   std::chrono::milliseconds restart_backoff{std::chrono::milliseconds(500)};  // doubles
   std::chrono::milliseconds restart_backoff_max{std::chrono::seconds(30)};
+  rate_limit_config rate_limit;  // calls, reads and prompts routed to this upstream
 
   int line = 0;  // where it was declared, for later errors
 };
@@ -110,6 +118,7 @@ struct gateway_config {
   std::size_t worker_threads = 64;  // handler threads (gateway calls block on upstreams)
   bool access_log = true;           // JSON lines on stderr
   bool rest_api = true;             // /api/tools, /api/openapi.json
+  rate_limit_config rate_limit;     // every request to the gateway, all callers together
   std::vector<upstream_config> upstreams;
   std::vector<virtual_server_config> virtual_servers;
 };

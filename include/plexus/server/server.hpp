@@ -8,6 +8,7 @@
 #pragma once
 
 #include "plexus/json/json.hpp"
+#include "plexus/jsonrpc/message.hpp"
 #include "plexus/protocol/types.hpp"
 #include "plexus/server/context.hpp"
 
@@ -59,6 +60,14 @@ using completion_handler =
     std::function<completion(const std::string& argument, const std::string& value,
                              const std::map<std::string, std::string>& arguments)>;
 
+// What a request stage sees of a request: decoded, enveloped, not yet routed.
+struct request_info {
+  std::string_view method;
+  const json::object& params;
+  protocol::era era;
+  const protocol::implementation& client_info;
+};
+
 struct server_options {
   std::optional<std::string> instructions;
   std::size_t page_size = 100;        // list pagination
@@ -89,6 +98,10 @@ struct server_options {
   // resource (resources/subscribe, or a listen filter's resourceSubscriptions): a
   // proxy subscribes upstream so that updates reach it.
   std::function<void(const std::string& uri)> on_resource_subscribe;
+  // The stages in front of routing (authentication, authorization, rate limits; the
+  // gateway composes its chain here): called for every request, on the thread that
+  // decoded it, before it is routed. An error refuses the request with it.
+  std::function<std::optional<jsonrpc::error>(const request_info&)> admit;
 };
 
 // How a tool that supports tasks (protocol::tool::task_support "optional" or
