@@ -1,4 +1,4 @@
-# bench smoke test (ctest -L bench): bench/run --smoke runs every scenario for about a second each
+# bench smoke test (ctest -L bench): bench/run --smoke runs every scenario at tiny durations and sizes
 # against the plexus binary of this build and must produce a report. It asserts only that the
 # harness runs and writes report.md, never speeds. Included from tests/CMakeLists.txt.
 find_program(BENCH_BASH bash)

@@ -14,7 +14,7 @@ build_pkgs=(
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
   libpq-dev libhiredis-dev libhnswlib-dev
 )
-test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev openssl wrk gnuplot-nox python3
+test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev openssl wrk gnuplot-nox python3 valgrind
   postgresql redis-server)
 
 want=("${build_pkgs[@]}")

@@ -7,12 +7,15 @@
 #include "serve.hpp"
 #include "server_command.hpp"
 
+#include "plexus/server/server.hpp"
 #include "plexus/servers/everything.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <string>
 #include <vector>
 
 namespace {
@@ -43,6 +46,12 @@ int main(int argc, char** argv) {
   everything->add_option("--workers", workers, "Handler threads")->capture_default_str();
   everything->add_flag("--expose-errors", expose_errors,
                        "Show handler exception messages to clients");
+  std::size_t extra_tools = 0;
+  everything
+      ->add_option("--extra-tools", extra_tools,
+                   "Also serve N plain tools extra_0001… (echo their arguments; for list "
+                   "benchmarks)")
+      ->check(CLI::Range(0, 100000));
 
   // server NAME: one built-in server (server_command.cpp).
   auto* server_cmd = plexus::cli::add_server_command(app);
@@ -71,6 +80,22 @@ int main(int argc, char** argv) {
     opts.worker_threads = workers;
     opts.expose_internal_errors = expose_errors;
     auto srv = plexus::servers::make_everything_server(opts);
+    for (std::size_t i = 1; i <= extra_tools; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "extra_%04zu", i);
+      plexus::protocol::tool t;
+      t.name = name;
+      t.description = "Extra tool " + std::to_string(i) + ": echoes its text argument";
+      t.input_schema = plexus::json::object{
+          {"type", "object"},
+          {"properties",
+           plexus::json::object{{"text", plexus::json::object{{"type", "string"},
+                                                              {"description", "Text to echo"}}}}}};
+      srv->add_tool(t, [](plexus::server::context&, const plexus::json::object& args) {
+        auto text = plexus::json::find_string(args, "text");
+        return plexus::server::tool_result::text(text ? std::string(*text) : std::string());
+      });
+    }
     return plexus::cli::serve(*srv, serve_opts);
   }
   if (plexus::cli::parsed(*server_cmd)) return plexus::cli::run_server_command(*server_cmd);

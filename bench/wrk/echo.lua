@@ -4,9 +4,25 @@
 --                  stateless (2025-11-25 without a session: the v1 SDK's stateless mode)
 --                  legacy  (2025-11-25 with Mcp-Session-Id = BENCH_SESSION)
 --   BENCH_SESSION  session id for legacy (opened by bench/run with curl beforehand)
+--   BENCH_BYTES    when set, the echoed text is that many bytes (the 64 KiB payload scenario)
+--                  instead of "hello"
+--   BENCH_CHECK    0: do not check the answers (the calibration responder answers "hello")
 -- done() prints one line of key=value pairs (latencies in microseconds) for bench/run.
 local mode = os.getenv("BENCH_MODE") or "modern"
 local session = os.getenv("BENCH_SESSION")
+local bytes = tonumber(os.getenv("BENCH_BYTES") or "")
+local check = os.getenv("BENCH_CHECK") ~= "0"
+local text = "hello"
+if bytes and bytes > 0 then
+  -- letters only (no JSON escaping); a varying letter every 64 bytes defeats nothing but RLE
+  local parts = {}
+  for i = 0, bytes - 1, 64 do
+    local n = math.min(64, bytes - i)
+    parts[#parts + 1] = string.char(97 + math.floor(i / 64) % 26) .. string.rep("x", n - 1)
+  end
+  text = table.concat(parts)
+end
+local expect = '"' .. text:sub(1, 64)
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -16,13 +32,13 @@ if mode == "modern" then
   wrk.headers["Mcp-Method"] = "tools/call"
   wrk.headers["Mcp-Name"] = "echo"
   wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo",' ..
-    '"arguments":{"text":"hello"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+    '"arguments":{"text":"' .. text .. '"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
     '"io.modelcontextprotocol/clientCapabilities":{}}}}'
 else
   wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
   if mode == "legacy" and session then wrk.headers["Mcp-Session-Id"] = session end
   wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo",' ..
-    '"arguments":{"text":"hello"}}}'
+    '"arguments":{"text":"' .. text .. '"}}}'
 end
 
 local threads = {}
@@ -31,7 +47,7 @@ function setup(thread) table.insert(threads, thread) end
 local bad = 0
 function init(args) bad = 0 end
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, '"hello"', 1, true) then bad = bad + 1 end
+  if status ~= 200 or (check and not string.find(body, expect, 1, true)) then bad = bad + 1 end
 end
 
 function done(summary, latency, requests)
