@@ -18,6 +18,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -187,6 +189,50 @@ class connection {
 
 }  // namespace
 
+// Runs each task on a thread of its own, reusing threads whose task finished:
+// creating a thread per request cost more than a request to a local upstream. Idle
+// threads wait 10 s for another task, then exit. Process-wide, never destroyed
+// (detached threads may still be finishing at exit).
+class thread_cache {
+ public:
+  static thread_cache& instance() {
+    static auto* c = new thread_cache;
+    return *c;
+  }
+  void run(std::function<void()> task) {
+    {
+      std::lock_guard lk(mu_);
+      if (idle_ > 0) {
+        --idle_;
+        tasks_.push_back(std::move(task));
+        cv_.notify_one();
+        return;
+      }
+    }
+    std::thread([this, t = std::move(task)]() mutable { loop(std::move(t)); }).detach();
+  }
+
+ private:
+  void loop(std::function<void()> task) {
+    for (;;) {
+      task();
+      task = nullptr;
+      std::unique_lock lk(mu_);
+      ++idle_;
+      if (!cv_.wait_for(lk, std::chrono::seconds(10), [&] { return !tasks_.empty(); })) {
+        --idle_;
+        return;
+      }
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  std::size_t idle_ = 0;
+};
+
 class http_transport : public client_transport,
                        public std::enable_shared_from_this<http_transport> {
  public:
@@ -243,13 +289,14 @@ class http_transport : public client_transport,
       // timeout and cancellation hold even while a plain JSON answer is pending.
       auto self = shared_from_this();
       ++active_;
-      std::thread([self, message, m, params = params ? *params : empty, modern, idv = id->value()] {
-        if (auto err = self->post(message, m, params, modern)) self->deliver_error(idv, *err);
-        if (--self->active_ == 0) {
-          std::lock_guard lk(self->mu_);
-          self->idle_.notify_all();
-        }
-      }).detach();
+      thread_cache::instance().run(
+          [self, message, m, params = params ? *params : empty, modern, idv = id->value()] {
+            if (auto err = self->post(message, m, params, modern)) self->deliver_error(idv, *err);
+            if (--self->active_ == 0) {
+              std::lock_guard lk(self->mu_);
+              self->idle_.notify_all();
+            }
+          });
       return std::nullopt;
     }
     return post(message, m, params ? *params : empty, modern);
