@@ -14,8 +14,12 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -30,6 +34,10 @@ void log_to_stderr(const std::string& level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc's default of 8 malloc arenas per core let memory that one thread freed be
+  // trimmed and faulted in again by the next: halved 64 KiB-payload throughput. One
+  // arena per core (at least 2) keeps big buffers warm and still spreads contention.
+  mallopt(M_ARENA_MAX, static_cast<int>(std::max(2u, std::thread::hardware_concurrency())));
   CLI::App app{"Plexus: a fast, secure Model Context Protocol SDK, gateway and servers", "plexus"};
   app.set_version_flag("--version", std::string("plexus ") + PLEXUS_VERSION);
   app.require_subcommand(1);
