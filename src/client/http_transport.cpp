@@ -1,6 +1,8 @@
 // MCP over HTTP, client side. Each request is its own exchange (blocking Beast
 // I/O on a thread of its own once the answer turns out to be a stream).
 #include "plexus/client/transport.hpp"
+
+#include "client/tls_context.hpp"
 #include "plexus/core/base64.hpp"
 #include "plexus/protocol/versions.hpp"
 #include "plexus/transport/sse.hpp"
@@ -240,19 +242,8 @@ class http_transport : public client_transport,
       : url_(std::move(url)), ep_(parse_endpoint(url_)), opts_(std::move(o)) {
     if (ep_.tls) {
       tls_.emplace(ssl::context::tls_client);
-      if (opts_.verify_tls) {
-        tls_->set_verify_mode(ssl::verify_peer);
-        if (!opts_.ca_file.empty())
-          tls_->load_verify_file(opts_.ca_file);
-        else
-          tls_->set_default_verify_paths();
-      } else {
-        tls_->set_verify_mode(ssl::verify_none);
-      }
-      if (!opts_.client_cert_file.empty()) {
-        tls_->use_certificate_chain_file(opts_.client_cert_file);
-        tls_->use_private_key_file(opts_.client_key_file, ssl::context::pem);
-      }
+      detail::configure_client_tls(
+          *tls_, {opts_.verify_tls, opts_.ca_file, opts_.client_cert_file, opts_.client_key_file});
     }
   }
   ~http_transport() override { close(); }

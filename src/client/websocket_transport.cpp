@@ -6,6 +6,8 @@
 // never overtakes a message already sent.
 #include "plexus/client/transport.hpp"
 
+#include "client/tls_context.hpp"
+
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -86,21 +88,8 @@ class ws_transport final : public client_transport {
       : url_(std::move(url)), ep_(std::move(ep)), opts_(std::move(o)) {
     if constexpr (tls) {
       tls_.emplace(ssl::context::tls_client);
-      if (opts_.verify_tls) {
-        tls_->set_verify_mode(ssl::verify_peer);
-        if (!opts_.ca_file.empty())
-          tls_->load_verify_file(opts_.ca_file);
-        else
-          tls_->set_default_verify_paths();
-      } else {
-        tls_->set_verify_mode(ssl::verify_none);
-      }
-      if (!opts_.client_cert_file.empty()) {
-        tls_->use_certificate_chain_file(opts_.client_cert_file);
-        tls_->use_private_key_file(
-            opts_.client_key_file.empty() ? opts_.client_cert_file : opts_.client_key_file,
-            ssl::context::pem);
-      }
+      detail::configure_client_tls(
+          *tls_, {opts_.verify_tls, opts_.ca_file, opts_.client_cert_file, opts_.client_key_file});
       ws_.emplace(ioc_, *tls_);
     } else {
       ws_.emplace(ioc_);
