@@ -518,6 +518,25 @@ class parser {
     }
   }
 
+  // The keys of a child process, the same in plexus.yaml and the mcpServers JSON.
+  // False when `key` is not one of them.
+  bool parse_process_key(const std::string& key, const field& v, upstream_config& u) {
+    if (key == "command") {
+      u.kind = upstream_kind::stdio;
+      u.command = get_string(v);
+      if (u.command.empty()) fail(v, "cannot be empty");
+    } else if (key == "args") {
+      u.args = get_string_list(v);
+    } else if (key == "env") {
+      u.env = get_string_map(v);
+    } else if (key == "cwd") {
+      u.cwd = get_string(v);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
   rate_limit_config parse_rate_limit(const field& f) {
     static const std::vector<std::string> allowed = {"requests_per_second", "burst"};
     rate_limit_config r;
@@ -603,16 +622,8 @@ class parser {
           fail(v, "expected auto, legacy or modern, got " + quoted(u.protocol));
       } else if (key == "enabled") {
         u.enabled = get_bool(v);
-      } else if (key == "command") {
-        u.kind = upstream_kind::stdio;
-        u.command = get_string(v);
-        if (u.command.empty()) fail(v, "cannot be empty");
-      } else if (key == "args") {
-        u.args = get_string_list(v);
-      } else if (key == "env") {
-        u.env = get_string_map(v);
-      } else if (key == "cwd") {
-        u.cwd = get_string(v);
+      } else if (parse_process_key(key, v, u)) {
+        // command, args, env, cwd
       } else if (key == "url") {
         set_url(v, u);
       } else if (key == "headers") {
@@ -842,17 +853,8 @@ class parser {
     bool has_command = false, has_url = false;
     auto fields = entries(f, nullptr);
     for (auto& [key, v] : fields) {
-      if (key == "command") {
-        has_command = true;
-        u.kind = upstream_kind::stdio;
-        u.command = get_string(v);
-        if (u.command.empty()) fail(v, "cannot be empty");
-      } else if (key == "args") {
-        u.args = get_string_list(v);
-      } else if (key == "env") {
-        u.env = get_string_map(v);
-      } else if (key == "cwd") {
-        u.cwd = get_string(v);
+      if (parse_process_key(key, v, u)) {
+        has_command |= key == "command";
       } else if (key == "url" || key == "serverUrl") {
         has_url = true;
         set_url(v, u);
