@@ -1,5 +1,7 @@
 #include "plexus/servers/knowledge.hpp"
 
+#include "servers/sqlite_statement.hpp"
+
 #include "http_fetch.hpp"
 #include "knowledge_chunker.hpp"
 #include "plexus/server/typed_tool.hpp"
@@ -298,58 +300,9 @@ void normalize(std::vector<float>& v) {
 
 // ---- SQLite ---------------------------------------------------------------------------------
 
-class statement {
- public:
-  statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("knowledge: cannot prepare statement: ") +
-                               sqlite3_errmsg(db));
-  }
-  ~statement() { sqlite3_finalize(st_); }
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
-
-  statement& bind(int i, std::string_view s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  statement& bind_blob(int i, const void* p, std::size_t n) {
-    sqlite3_bind_blob(st_, i, p, static_cast<int>(n), SQLITE_TRANSIENT);
-    return *this;
-  }
-  bool step() {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("knowledge: database error: ") + sqlite3_errmsg(db_));
-  }
-  void run() {
-    step();
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  std::int64_t integer(int col) { return sqlite3_column_int64(st_, col); }
-  double real(int col) { return sqlite3_column_double(st_, col); }
-  std::string text(int col) {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
-             : std::string();
-  }
-  std::vector<float> floats(int col) {
-    auto p = static_cast<const char*>(sqlite3_column_blob(st_, col));
-    auto n = static_cast<std::size_t>(sqlite3_column_bytes(st_, col)) / sizeof(float);
-    std::vector<float> v(n);
-    if (n) std::memcpy(v.data(), p, n * sizeof(float));
-    return v;
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
+// Statements name this server in their errors.
+struct statement : sqlite_statement {
+  statement(sqlite3* db, const char* sql) : sqlite_statement(db, sql, "knowledge") {}
 };
 
 struct stored_document {

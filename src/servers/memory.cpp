@@ -1,5 +1,7 @@
 #include "plexus/servers/memory.hpp"
 
+#include "servers/sqlite_statement.hpp"
+
 #include "plexus/server/typed_tool.hpp"
 
 #include <boost/describe.hpp>
@@ -159,50 +161,9 @@ std::string pretty(const json::value& v) {
 
 // ---- SQLite ---------------------------------------------------------------------------
 
-class statement {
- public:
-  statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string("memory: cannot prepare statement: ") +
-                               sqlite3_errmsg(db));
-  }
-  ~statement() { sqlite3_finalize(st_); }
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
-
-  statement& bind(int i, std::string_view s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  // True when a row is available.
-  bool step() {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string("memory: database error: ") + sqlite3_errmsg(db_));
-  }
-  void run() {
-    step();
-    reset();
-  }
-  void reset() {
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  std::int64_t integer(int col) { return sqlite3_column_int64(st_, col); }
-  std::string text(int col) {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
-             : std::string();
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
+// Statements name this server in their errors.
+struct statement : sqlite_statement {
+  statement(sqlite3* db, const char* sql) : sqlite_statement(db, sql, "memory") {}
 };
 
 class graph_store {
