@@ -99,10 +99,13 @@ int main(int argc, char** argv) {
           {"properties",
            plexus::json::object{{"text", plexus::json::object{{"type", "string"},
                                                               {"description", "Text to echo"}}}}}};
-      srv->add_tool(t, [](plexus::server::context&, const plexus::json::object& args) {
-        auto text = plexus::json::find_string(args, "text");
-        return plexus::server::tool_result::text(text ? std::string(*text) : std::string());
-      });
+      srv->add_tool(
+          t,
+          [](plexus::server::context&, const plexus::json::object& args) {
+            auto text = plexus::json::find_string(args, "text");
+            return plexus::server::tool_result::text(text ? std::string(*text) : std::string());
+          },
+          plexus::server::tool_dispatch::direct);
     }
     return plexus::cli::serve(*srv, serve_opts);
   }

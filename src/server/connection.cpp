@@ -800,6 +800,18 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       in_flight[key] = env;
     }
     auto self = shared_from_this();
+    if (runs_direct(req)) {
+      env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
+      env->close_stream = [target = respond.target()] { target->disconnect(); };
+      // Waiting here would stall the thread that reads the client's answer.
+      env->call_client = [](const input_request&) -> plexus::expected<json::value, jsonrpc::error> {
+        return unexpected{jsonrpc::error{
+            codes::internal_error, "a tool dispatched directly cannot wait for the client", {}}};
+      };
+      execute(req, *env, respond);
+      leave_in_flight(key, env.get());
+      return;
+    }
     if (req.method == "tools/call") {
       // A tools/call may become a task: its answers go through a redirectable exchange.
       auto rx = std::make_shared<redirectable_exchange>(respond.target());
@@ -818,6 +830,18 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       self->execute(req, *env, respond);
       self->leave_in_flight(key, env.get());
     });
+  }
+
+  // A tools/call of a tool registered with tool_dispatch::direct (and no task support):
+  // it runs on this thread instead of the handler pool.
+  bool runs_direct(const jsonrpc::request& req) const {
+    if (req.method != "tools/call") return false;
+    auto name = json::find_string(params_of(req), "name");
+    if (!name) return false;
+    auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
+    if (!tool || tool->dispatch != tool_dispatch::direct) return false;
+    auto support = tool->definition.task_support.value_or("forbidden");
+    return support != "optional" && support != "required";
   }
 
   // The request `env` serves is no longer in flight (done, or now a task).
@@ -931,15 +955,18 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       return;
     }
     if (!env.task && !decide_task(req, env, *tool, respond)) return;
-    json::object args;
+    // The arguments are read in place: copying them cost an allocation per key (and
+    // the whole text of a large argument).
+    const json::object* args_ptr = &empty_object;
     if (auto it = params.find("arguments"); it != params.end() && !it->value().is_null()) {
       if (!it->value().is_object()) {
         respond(error_text(req.id, codes::invalid_params,
                            "Invalid params: arguments must be an object"));
         return;
       }
-      args = it->value().get_object();
+      args_ptr = &it->value().get_object();
     }
+    const json::object& args = *args_ptr;
     if (tool->input_validator) {
       auto errors = tool->input_validator->validate(args);
       if (!errors.empty()) {

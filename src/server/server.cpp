@@ -84,7 +84,12 @@ const server_options& server::options() const {
 }
 
 void server::add_tool(protocol::tool definition, tool_handler handler) {
+  add_tool(std::move(definition), std::move(handler), tool_dispatch::pool);
+}
+
+void server::add_tool(protocol::tool definition, tool_handler handler, tool_dispatch dispatch) {
   auto entry = std::make_shared<tool_entry>();
+  entry->dispatch = dispatch;
   entry->wire = definition.to_json();
   auto compiled = schema::validator::compile(definition.input_schema);
   if (!compiled)

@@ -24,6 +24,7 @@ struct tool_entry {
   std::optional<schema::validator> input_validator;
   tool_handler handler;
   task_start start = task_start::at_call;
+  tool_dispatch dispatch = tool_dispatch::pool;
 };
 
 struct resource_entry {

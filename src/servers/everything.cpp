@@ -93,9 +93,11 @@ json::object name_schema(std::string_view property, std::string_view type = "str
 void register_tools(server::server& srv) {
   // First in the list on purpose: it accepts {} (header-validation scenarios call
   // the first listed tool with empty arguments).
+  // echo and add neither block nor run long: they run on the thread that read the call.
   add_tool(srv, "echo", "Echoes the text back", [](const echo_args& a) { return a.text; },
            {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
-            .fields = {{"text", {{"description", "The text to echo"}}}}});
+            .fields = {{"text", {{"description", "The text to echo"}}}},
+            .dispatch = tool_dispatch::direct});
   srv.add_tool(
       plain_tool(
           "test_x_mcp_header",
@@ -113,7 +115,8 @@ void register_tools(server::server& srv) {
   add_tool(srv, "add", "Adds two numbers", [](const add_args& a) { return number_text(a.a + a.b); },
            {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
             .fields = {{"a", {{"description", "First addend"}}},
-                       {"b", {{"description", "Second addend"}}}}});
+                       {"b", {{"description", "Second addend"}}}},
+            .dispatch = tool_dispatch::direct});
   add_tool(srv, "stats", "Count, sum, mean, min and max of a list of numbers (structured output)",
            [](const stats_args& a) {
              if (a.numbers.empty()) throw tool_error("numbers must not be empty");

@@ -23,6 +23,8 @@ struct tool_options {
   // Descriptions and constraints for parameters, by property path ("days", "address/city").
   schema::annotations fields;
   std::vector<protocol::icon> icons;
+  // tool_dispatch::direct for a handler that neither blocks nor runs long (see server.hpp).
+  tool_dispatch dispatch = tool_dispatch::pool;
 };
 
 namespace detail {
@@ -133,7 +135,8 @@ void add_tool(server& srv, std::string name, std::string description, F f,
           else
             return invoke(*params);
         }
-      });
+      },
+      options.dispatch);
 }
 
 }  // namespace plexus::server
