@@ -36,19 +36,7 @@ struct unix_server::impl {
   void serve_client(int fd) {
     auto writer = std::make_shared<fd_writer>(fd);
     server::connection conn(srv, writer, {.max_message_bytes = opts.max_message_bytes});
-    line_splitter splitter(opts.max_message_bytes);
-    auto on_line = [&](std::string_view line) {
-      if (line.find_first_not_of(" \t\r") != std::string_view::npos) conn.receive(line);
-    };
-    auto on_oversized = [&] { conn.receive_oversized(); };
-    std::vector<char> buf(64 * 1024);
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      splitter.feed(buf.data(), static_cast<std::size_t>(n), on_line, on_oversized);
-    }
-    splitter.finish(on_line, on_oversized);
+    pump_lines(fd, conn, *writer, opts.max_message_bytes);
     conn.wait_idle(std::chrono::seconds(2));
     conn.close();
     conn.wait_idle(std::chrono::milliseconds(500));
