@@ -2,6 +2,7 @@
 // step-up, refresh, client credentials, private_key_jwt and DPoP.
 #include "plexus/client/oauth.hpp"
 #include "plexus/core/base64.hpp"
+#include "plexus/core/random.hpp"
 #include "plexus/json/json.hpp"
 
 #include <openssl/bn.h>
@@ -9,7 +10,6 @@
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -52,8 +52,7 @@ std::string lower(std::string s) {
 
 std::string random_token(std::size_t bytes = 32) {
   std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1)
-    throw std::runtime_error("RAND_bytes failed");
+  random::bytes(raw.data(), raw.size());
   return base64::encode_url(raw);
 }
 

@@ -1,8 +1,7 @@
 #include "plexus/server/context.hpp"
+#include "plexus/core/random.hpp"
 
 #include "server/server_impl.hpp"
-
-#include <openssl/rand.h>
 
 #include <cmath>
 
@@ -78,15 +77,7 @@ json::value number(double v) {
 }
 
 std::string random_id() {
-  unsigned char b[12];
-  RAND_bytes(b, sizeof b);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
+  return random::hex(12);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
 #include "server/request_state.hpp"
 
 #include "plexus/core/base64.hpp"
+#include "plexus/core/random.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -73,8 +73,7 @@ std::int64_t now_seconds() {
 request_state_sealer::request_state_sealer(std::string key) : key_(std::move(key)) {
   if (key_.empty()) {
     key_.resize(32);
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(key_.data()), 32) != 1)
-      throw std::runtime_error("request_state_sealer: no randomness for the HMAC key");
+    random::bytes(key_.data(), key_.size());
   }
 }
 

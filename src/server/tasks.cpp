@@ -1,8 +1,7 @@
 #include "server/tasks.hpp"
 
+#include "plexus/core/random.hpp"
 #include "server/server_impl.hpp"
-
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <ctime>
@@ -12,16 +11,7 @@ namespace plexus::server {
 namespace {
 
 std::string random_task_id() {
-  unsigned char b[16];
-  RAND_bytes(b, sizeof b);
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  s.reserve(32);
-  for (auto c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
+  return random::hex(16);
 }
 
 json::object error_wire(const jsonrpc::error& e) {

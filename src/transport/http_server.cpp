@@ -1,5 +1,7 @@
 #include "plexus/transport/http_server.hpp"
 
+#include "plexus/core/cpu.hpp"
+#include "plexus/core/random.hpp"
 #include "plexus/jsonrpc/message.hpp"
 #include "plexus/protocol/versions.hpp"
 #include "plexus/server/connection.hpp"
@@ -7,7 +9,6 @@
 #include "transport/mcp_http.hpp"
 #include "transport/response_stream.hpp"
 
-#include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -19,6 +20,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <csignal>
@@ -47,18 +49,6 @@ using headers_t = std::vector<std::pair<std::string, std::string>>;
 namespace {
 
 constexpr auto as_tuple = net::as_tuple(use_awaitable);
-
-std::string random_hex(std::size_t bytes) {
-  std::vector<unsigned char> b(bytes);
-  RAND_bytes(b.data(), static_cast<int>(b.size()));
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string s;
-  for (auto c : b) {
-    s += hex[c >> 4];
-    s += hex[c & 15];
-  }
-  return s;
-}
 
 std::string error_body(int code, std::string_view message) {
   return jsonrpc::encode(jsonrpc::make_error(std::nullopt, code, std::string(message)));
@@ -221,14 +211,53 @@ http_reply run_route(const route_handler& handler, const http_request& req) {
   return {500, "application/json", error_body(-32603, "Internal error"), {}};
 }
 
+// The status line and fields of a response, serialized by hand: Beast's generic
+// serializer (buffers_cat_view over every field) cost more per request than the rest
+// of writing a small JSON answer; with the head as one string the whole response
+// goes out in one gather write.
+std::string serialize_head(const http::response_header<>& h) {
+  std::string out;
+  out.reserve(256);
+  out += h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  char code[4];
+  auto st = static_cast<unsigned>(h.result_int());
+  code[0] = static_cast<char>('0' + st / 100 % 10);
+  code[1] = static_cast<char>('0' + st / 10 % 10);
+  code[2] = static_cast<char>('0' + st % 10);
+  code[3] = ' ';
+  out.append(code, 4);
+  out += h.reason();
+  out += "\r\n";
+  for (const auto& f : h) {
+    out += f.name_string();
+    out += ": ";
+    out += f.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  return out;
+}
+
+// One chunk of a chunked body (RFC 9112 §7.1).
+void append_chunk(std::string& out, std::string_view data) {
+  if (data.empty()) return;
+  char size[20];
+  auto r = std::to_chars(size, size + sizeof size, data.size(), 16);
+  out.append(size, r.ptr);
+  out += "\r\n";
+  out += data;
+  out += "\r\n";
+}
+
+constexpr std::string_view last_chunk = "0\r\n\r\n";
+
 }  // namespace
 
 struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   impl(server::server& s, http_server_options o)
       : srv(s),
         opts(std::move(o)),
-        ioc(static_cast<int>(opts.threads ? opts.threads
-                                          : std::max(1u, std::thread::hardware_concurrency()))),
+        ioc(static_cast<int>(opts.threads ? opts.threads : usable_cores())),
         acceptor(ioc),
         unix_acceptor(ioc),
         reaper(ioc) {
@@ -297,7 +326,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       net::co_spawn(ioc, accept_unix(shared_from_this()), net::detached);
     }
     schedule_reaper();
-    std::size_t n = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::size_t n = opts.threads ? opts.threads : usable_cores();
     for (std::size_t i = 0; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
   }
 
@@ -390,7 +419,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   std::shared_ptr<legacy_session> create_session(bool sse_transport, server::server& esrv) {
     auto s = std::make_shared<legacy_session>();
-    s->id = random_hex(16);
+    s->id = random::hex(16);
     s->sse_transport = sse_transport;
     s->owner = &esrv;
     s->standalone = std::make_shared<response_stream>("0", !sse_transport, opts.max_stream_events);
@@ -633,10 +662,22 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     res.body() = std::move(body);
     res.prepare_payload();
     if (auto* m = meter_of(stream)) m->status = static_cast<int>(status);
+    std::string head = serialize_head(res.base());
+    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(res.body())};
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-    auto [ec, n] = co_await http::async_write(stream, res, as_tuple);
+    auto [ec, n] = co_await net::async_write(stream, bufs, as_tuple);
     beast::get_lowest_layer(stream).expires_never();
     co_return !ec && keep_alive;
+  }
+
+  // Writes bytes already framed (a head, chunks); false when the client is gone.
+  template <class Stream>
+  awaitable<bool> write_raw(Stream& stream, std::string_view bytes) {
+    if (bytes.empty()) co_return true;
+    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+    auto [ec, n] = co_await net::async_write(stream, net::buffer(bytes), as_tuple);
+    beast::get_lowest_layer(stream).expires_never();
+    co_return !ec;
   }
 
   template <class Stream>
@@ -674,7 +715,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   awaitable<bool> pump_sse(Stream& stream, std::shared_ptr<response_stream> rs, std::uint64_t after,
                            bool with_ids, bool cancel_on_close,
                            const std::function<void()>& on_client_gone,
-                           bool allow_disconnect = false) {
+                           bool allow_disconnect = false, std::string pending = {}) {
     auto ex = co_await net::this_coro::executor;
     auto wake = std::make_shared<wakeup>(ex);
     rs->attach(wake->notifier());
@@ -706,14 +747,14 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           break;
         }
       }
-      if (!out.empty() && !co_await write_chunk(stream, out)) {
-        gone->store(true);
-      }
-      if (final && !gone->load()) {
-        beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-        auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
-        beast::get_lowest_layer(stream).expires_never();
-        reusable = !ec;
+      // What the caller framed (the head, a priming event), these events and, when
+      // done, the last chunk go out in one write.
+      std::string wire = std::exchange(pending, std::string());
+      append_chunk(wire, out);
+      if (final) wire += last_chunk;
+      if (!co_await write_raw(stream, wire)) gone->store(true);
+      if (final) {
+        reusable = !gone->load();
         break;
       }
       if (gone->load() || b.overflowed || stopping) break;
@@ -722,10 +763,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       if (b.disconnect && allow_disconnect) {
         // End the body cleanly (a terminating chunk): an aborted body reads as an
         // error to clients, a finished one as "resume later".
-        beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-        auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
-        beast::get_lowest_layer(stream).expires_never();
-        reusable = !ec;
+        reusable = co_await write_raw(stream, last_chunk);
         break;
       }
       bool woke = co_await wake->wait(opts.keepalive_interval);
@@ -742,6 +780,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   template <class Stream>
   awaitable<bool> start_sse(Stream& stream, const request_t& req,
                             std::vector<std::pair<std::string, std::string>> headers) {
+    co_return co_await write_raw(stream, sse_head(stream, req, std::move(headers)));
+  }
+
+  // The head of an SSE response, to be written with what follows it.
+  template <class Stream>
+  std::string sse_head(Stream& stream, const request_t& req,
+                       std::vector<std::pair<std::string, std::string>> headers) {
     http::response<http::empty_body> res{http::status::ok, req.version()};
     res.set(http::field::server, "plexus/" PLEXUS_VERSION);
     res.set(http::field::content_type, "text/event-stream");
@@ -756,11 +801,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     for (auto& [k, v] : headers) res.set(k, v);
     res.chunked(true);
     if (auto* m = meter_of(stream)) m->status = 200;
-    http::response_serializer<http::empty_body> sr{res};
-    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-    auto [ec, n] = co_await http::async_write_header(stream, sr, as_tuple);
-    beast::get_lowest_layer(stream).expires_never();
-    co_return !ec;
+    return serialize_head(res.base());
   }
 
   // ---- security checks -----------------------------------------------------------
@@ -1056,35 +1097,31 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                      std::move(first.events[0].data), req.keep_alive(),
                                      "application/json", &req, std::move(headers));
     }
-    if (!co_await start_sse(stream, req, std::move(headers))) {
-      if (on_client_gone) on_client_gone();
-      co_return false;
-    }
+    std::string pending = sse_head(stream, req, std::move(headers));
     std::uint64_t after = 0;
     if (priming) {
       // SEP-1699: an event id and a retry hint before anything else.
-      std::string prime = "id: " + rs->id() +
-                          "-0\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
-      if (!co_await write_chunk(stream, prime)) co_return false;
+      append_chunk(pending, "id: " + rs->id() + "-0\nretry: " +
+                                std::to_string(opts.sse_retry.count()) + "\ndata: \n\n");
     }
     if (!rs->resumable()) {
-      // The events polled above were taken from the queue: write them first.
+      // The events polled above were taken from the queue: they go first.
       std::string out;
       bool final = false;
       for (auto& e : first.events) {
         out += sse_event(e.data);
         final |= e.final;
       }
-      if (!co_await write_chunk(stream, out)) {
-        if (on_client_gone) on_client_gone();
-        co_return false;
-      }
+      append_chunk(pending, out);
       if (final) {
-        auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
-        co_return !ec && req.keep_alive();
+        pending += last_chunk;
+        bool ok = co_await write_raw(stream, pending);
+        if (!ok && on_client_gone) on_client_gone();
+        co_return ok&& req.keep_alive();
       }
     }
-    bool reusable = co_await pump_sse(stream, rs, after, rs->resumable(), modern, on_client_gone);
+    bool reusable = co_await pump_sse(stream, rs, after, rs->resumable(), modern, on_client_gone,
+                                      false, std::move(pending));
     co_return reusable&& req.keep_alive();
   }
 
@@ -1176,19 +1213,19 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           stream, req.version(), transport_error ? http::status::bad_request : http::status::ok,
           std::move(e.data), req.keep_alive(), "application/json", &req, std::move(headers));
     }
-    if (!co_await start_sse(stream, req, std::move(headers))) co_return false;
+    std::string pending = sse_head(stream, req, std::move(headers));
     if (priming_capable) {
-      std::string prime = "id: " + rs->id() +
-                          "-0\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
-      if (!co_await write_chunk(stream, prime)) co_return false;
+      append_chunk(pending, "id: " + rs->id() + "-0\nretry: " +
+                                std::to_string(opts.sse_retry.count()) + "\ndata: \n\n");
     }
     // SEP-1699: the handler asked to close the stream; everything after the
     // priming event waits in the stream for a GET with Last-Event-ID.
     if (first.disconnect && priming_capable) {
-      auto [ec, n] = co_await net::async_write(stream, http::make_chunk_last(), as_tuple);
-      co_return !ec && req.keep_alive();
+      pending += last_chunk;
+      co_return co_await write_raw(stream, pending) && req.keep_alive();
     }
-    bool reusable = co_await pump_sse(stream, rs, 0, true, false, nullptr, priming_capable);
+    bool reusable =
+        co_await pump_sse(stream, rs, 0, true, false, nullptr, priming_capable, std::move(pending));
     co_return reusable&& req.keep_alive();
   }
 
