@@ -10,7 +10,7 @@
 #include "plexus/core/base64.hpp"
 #include "plexus/servers/database.hpp"
 
-#include <libpq-fe.h>
+#include "servers/lazy_libs.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -41,10 +41,10 @@ constexpr Oid numeric_oid = 1700;
 constexpr std::size_t pool_size = 4;
 
 struct conn_closer {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { lazy::pq().PQfinish(c); }
 };
 struct result_clearer {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { lazy::pq().PQclear(r); }
 };
 using conn_ptr = std::unique_ptr<PGconn, conn_closer>;
 using result_ptr = std::unique_ptr<PGresult, result_clearer>;
@@ -55,20 +55,20 @@ std::string trim(std::string s) {
 }
 
 std::string connection_error(PGconn* c) {
-  return trim(c ? PQerrorMessage(c) : "out of memory");
+  return trim(c ? lazy::pq().PQerrorMessage(c) : "out of memory");
 }
 
 std::string sqlstate_of(const PGresult* r) {
-  const char* s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  const char* s = r ? lazy::pq().PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   return s ? s : "";
 }
 
 // The server's message without libpq's "ERROR:  " prefix, with its detail when it has one.
 std::string result_error(PGconn* c, const PGresult* r) {
-  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* primary = r ? lazy::pq().PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   if (!primary) return connection_error(c);
   std::string msg = primary;
-  if (const char* detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
+  if (const char* detail = lazy::pq().PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL))
     msg += std::string(" (") + detail + ")";
   return msg;
 }
@@ -78,11 +78,11 @@ void ignore_notice(void*, const PGresult*) {}
 // "user@host:port/dbname": where a connection points, never its password.
 std::string target_of(PGconn* c) {
   std::string t;
-  if (const char* u = PQuser(c); u && *u) t += std::string(u) + "@";
-  const char* h = PQhost(c);
+  if (const char* u = lazy::pq().PQuser(c); u && *u) t += std::string(u) + "@";
+  const char* h = lazy::pq().PQhost(c);
   t += h && *h ? h : "localhost";
-  if (const char* p = PQport(c); p && *p) t += std::string(":") + p;
-  if (const char* d = PQdb(c); d && *d) t += std::string("/") + d;
+  if (const char* p = lazy::pq().PQport(c); p && *p) t += std::string(":") + p;
+  if (const char* d = lazy::pq().PQdb(c); d && *d) t += std::string("/") + d;
   return t;
 }
 
@@ -98,9 +98,9 @@ bool is_loose_type(Oid t) {
 }
 
 json::value column_value(const PGresult* r, int row, int col, Oid type) {
-  if (PQgetisnull(r, row, col)) return json::value(nullptr);
-  const char* p = PQgetvalue(r, row, col);
-  const auto n = static_cast<std::size_t>(PQgetlength(r, row, col));
+  if (lazy::pq().PQgetisnull(r, row, col)) return json::value(nullptr);
+  const char* p = lazy::pq().PQgetvalue(r, row, col);
+  const auto n = static_cast<std::size_t>(lazy::pq().PQgetlength(r, row, col));
   std::string_view s(p, n);
   if (is_integer_type(type)) {
     std::int64_t v = 0;
@@ -115,10 +115,11 @@ json::value column_value(const PGresult* r, int row, int col, Oid type) {
     return json::value(s == "t");
   } else if (type == bytea_oid) {
     std::size_t len = 0;
-    unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(p), &len);
+    unsigned char* raw =
+        lazy::pq().PQunescapeBytea(reinterpret_cast<const unsigned char*>(p), &len);
     if (raw) {
       std::string b64 = base64::encode(std::string_view(reinterpret_cast<char*>(raw), len));
-      PQfreemem(raw);
+      lazy::pq().PQfreemem(raw);
       return json::value(b64);
     }
   }
@@ -263,12 +264,17 @@ class postgres_backend final : public sql_backend {
     const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
                           nullptr};
     const char* vals[] = {"10", "plexus-database", conninfo_.c_str(), "UTF8", nullptr};
-    conn_ptr c(PQconnectdbParams(keys, vals, 1));
-    if (!c || PQstatus(c.get()) != CONNECTION_OK)
+    try {
+      lazy::pq();
+    } catch (const std::exception& e) {
+      throw sql_error(std::string("cannot connect to PostgreSQL: ") + e.what());
+    }
+    conn_ptr c(lazy::pq().PQconnectdbParams(keys, vals, 1));
+    if (!c || lazy::pq().PQstatus(c.get()) != CONNECTION_OK)
       throw sql_error("cannot connect to PostgreSQL" +
                       (c ? " at " + target_of(c.get()) : std::string()) + ": " +
                       connection_error(c.get()));
-    PQsetNoticeReceiver(c.get(), ignore_notice, nullptr);
+    lazy::pq().PQsetNoticeReceiver(c.get(), ignore_notice, nullptr);
     return c;
   }
 
@@ -295,8 +301,8 @@ class postgres_backend final : public sql_backend {
 
   // Back to the pool if healthy and outside any transaction; closed otherwise.
   void release(conn_ptr c) {
-    bool keep =
-        c && PQstatus(c.get()) == CONNECTION_OK && PQtransactionStatus(c.get()) == PQTRANS_IDLE;
+    bool keep = c && lazy::pq().PQstatus(c.get()) == CONNECTION_OK &&
+                lazy::pq().PQtransactionStatus(c.get()) == PQTRANS_IDLE;
     if (!keep) c.reset();
     std::lock_guard lk(mu_);
     if (keep)
@@ -333,8 +339,8 @@ class postgres_backend final : public sql_backend {
 
   // Runs one command of ours (no rows expected); false when it failed.
   static bool command(PGconn* c, const char* sql, std::string* error = nullptr) {
-    result_ptr r(PQexec(c, sql));
-    bool ok = r && PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+    result_ptr r(lazy::pq().PQexec(c, sql));
+    bool ok = r && lazy::pq().PQresultStatus(r.get()) == PGRES_COMMAND_OK;
     if (!ok && error) *error = result_error(c, r.get());
     return ok;
   }
@@ -345,13 +351,14 @@ class postgres_backend final : public sql_backend {
     std::string err;
     // A connection left inside a transaction (should not happen: release drops those) would make
     // BEGIN READ ONLY a no-op; refuse to use it.
-    if (PQtransactionStatus(c) != PQTRANS_IDLE && !command(c, "ROLLBACK")) throw stale_connection{};
+    if (lazy::pq().PQtransactionStatus(c) != PQTRANS_IDLE && !command(c, "ROLLBACK"))
+      throw stale_connection{};
     std::string prologue = read_only
                                ? "BEGIN READ ONLY; SET LOCAL statement_timeout = " + timeout_ms() +
                                      "; SAVEPOINT parsed"
                                : "SET statement_timeout = " + timeout_ms();
     if (!command(c, prologue.c_str(), &err)) {
-      if (PQstatus(c) != CONNECTION_OK) throw stale_connection{};
+      if (lazy::pq().PQstatus(c) != CONNECTION_OK) throw stale_connection{};
       throw sql_error("cannot start the statement: " + err);
     }
     if (!read_only) return run_statement(c, sql, params, false, limit);
@@ -371,7 +378,7 @@ class postgres_backend final : public sql_backend {
       return sql_error("lost the connection to PostgreSQL: " + connection_error(c));
     };
     auto failure = [&](const PGresult* r) -> sql_error {
-      if (PQstatus(c) != CONNECTION_OK) return lost();
+      if (lazy::pq().PQstatus(c) != CONNECTION_OK) return lost();
       std::string state = sqlstate_of(r);
       std::string msg = result_error(c, r);
       if (state == "57014" && msg.find("statement timeout") != std::string::npos)
@@ -389,27 +396,30 @@ class postgres_backend final : public sql_backend {
     // Prepare with open parameter types and let the server infer them from the statement. When
     // it cannot ("SELECT pg_typeof($1)": indeterminate 42P18, or 42P08 over the extended
     // protocol), the JSON values' own types are used.
-    result_ptr prep(PQprepare(c, "", sql.c_str(), 0, nullptr));
-    if (prep && PQresultStatus(prep.get()) != PGRES_COMMAND_OK &&
+    result_ptr prep(lazy::pq().PQprepare(c, "", sql.c_str(), 0, nullptr));
+    if (prep && lazy::pq().PQresultStatus(prep.get()) != PGRES_COMMAND_OK &&
         (sqlstate_of(prep.get()) == "42P18" || sqlstate_of(prep.get()) == "42P08") &&
         !params.empty()) {
       std::vector<Oid> natural;
       for (const auto& v : params) natural.push_back(natural_type(v) ? natural_type(v) : text_oid);
       // The failed Parse aborted query's transaction: back to the savepoint of the prologue.
       if (read_only && !command(c, "ROLLBACK TO SAVEPOINT parsed")) throw failure(prep.get());
-      prep.reset(PQprepare(c, "", sql.c_str(), static_cast<int>(natural.size()), natural.data()));
+      prep.reset(lazy::pq().PQprepare(c, "", sql.c_str(), static_cast<int>(natural.size()),
+                                      natural.data()));
     }
-    if (!prep || PQresultStatus(prep.get()) != PGRES_COMMAND_OK) throw failure(prep.get());
-    result_ptr desc(PQdescribePrepared(c, ""));
-    if (!desc || PQresultStatus(desc.get()) != PGRES_COMMAND_OK) throw failure(desc.get());
-    const int expected = PQnparams(desc.get());
+    if (!prep || lazy::pq().PQresultStatus(prep.get()) != PGRES_COMMAND_OK)
+      throw failure(prep.get());
+    result_ptr desc(lazy::pq().PQdescribePrepared(c, ""));
+    if (!desc || lazy::pq().PQresultStatus(desc.get()) != PGRES_COMMAND_OK)
+      throw failure(desc.get());
+    const int expected = lazy::pq().PQnparams(desc.get());
     if (static_cast<std::size_t>(expected) != params.size())
       throw sql_error("the statement has " + std::to_string(expected) + " parameter" +
                       (expected == 1 ? "" : "s") + ", got " + std::to_string(params.size()));
     std::vector<Oid> types(params.size());
     bool retype = false;
     for (std::size_t i = 0; i < params.size(); ++i) {
-      types[i] = PQparamtype(desc.get(), static_cast<int>(i));
+      types[i] = lazy::pq().PQparamtype(desc.get(), static_cast<int>(i));
       // "SELECT $1" with 42 should give the integer 42, not the text "42".
       if (is_loose_type(types[i]) && natural_type(params[i]) != 0) {
         types[i] = natural_type(params[i]);
@@ -417,8 +427,10 @@ class postgres_backend final : public sql_backend {
       }
     }
     if (retype) {
-      result_ptr again(PQprepare(c, "", sql.c_str(), static_cast<int>(types.size()), types.data()));
-      if (!again || PQresultStatus(again.get()) != PGRES_COMMAND_OK) throw failure(again.get());
+      result_ptr again(
+          lazy::pq().PQprepare(c, "", sql.c_str(), static_cast<int>(types.size()), types.data()));
+      if (!again || lazy::pq().PQresultStatus(again.get()) != PGRES_COMMAND_OK)
+        throw failure(again.get());
     }
     std::vector<std::optional<std::string>> texts;
     texts.reserve(params.size());
@@ -427,24 +439,24 @@ class postgres_backend final : public sql_backend {
     std::vector<const char*> values;
     for (const auto& t : texts) values.push_back(t ? t->c_str() : nullptr);
 
-    if (!PQsendQueryPrepared(c, "", static_cast<int>(values.size()), values.data(), nullptr,
-                             nullptr, 0))
+    if (!lazy::pq().PQsendQueryPrepared(c, "", static_cast<int>(values.size()), values.data(),
+                                        nullptr, nullptr, 0))
       throw lost();
-    PQsetSingleRowMode(c);
+    lazy::pq().PQsetSingleRowMode(c);
 
     result_set out;
     std::vector<Oid> column_types;
     std::optional<sql_error> error;
     bool cancelled = false;
     auto take_columns = [&](const PGresult* r) {
-      if (!column_types.empty() || PQnfields(r) == 0) return;
-      for (int i = 0; i < PQnfields(r); ++i) {
-        out.columns.emplace_back(PQfname(r, i));
-        column_types.push_back(PQftype(r, i));
+      if (!column_types.empty() || lazy::pq().PQnfields(r) == 0) return;
+      for (int i = 0; i < lazy::pq().PQnfields(r); ++i) {
+        out.columns.emplace_back(lazy::pq().PQfname(r, i));
+        column_types.push_back(lazy::pq().PQftype(r, i));
       }
     };
-    while (result_ptr r{PQgetResult(c)}) {
-      switch (PQresultStatus(r.get())) {
+    while (result_ptr r{lazy::pq().PQgetResult(c)}) {
+      switch (lazy::pq().PQresultStatus(r.get())) {
         case PGRES_SINGLE_TUPLE:
           take_columns(r.get());
           if (out.rows.size() < limit) {
@@ -465,20 +477,20 @@ class postgres_backend final : public sql_backend {
           take_columns(r.get());
           [[fallthrough]];
         case PGRES_COMMAND_OK:
-          if (const char* n = PQcmdTuples(r.get()); n && *n)
+          if (const char* n = lazy::pq().PQcmdTuples(r.get()); n && *n)
             out.rows_affected = std::strtoll(n, nullptr, 10);
           break;
         case PGRES_EMPTY_QUERY:
           error = sql_error("no SQL statement given");
           break;
         case PGRES_COPY_IN:
-          PQputCopyEnd(c, "COPY is not supported");
+          lazy::pq().PQputCopyEnd(c, "COPY is not supported");
           error = sql_error("COPY is not supported");
           break;
         case PGRES_COPY_OUT: {
           cancel(c);
           char* buf = nullptr;
-          while (PQgetCopyData(c, &buf, 0) > 0) PQfreemem(buf);
+          while (lazy::pq().PQgetCopyData(c, &buf, 0) > 0) lazy::pq().PQfreemem(buf);
           error = sql_error("COPY is not supported");
           cancelled = true;
           break;
@@ -493,9 +505,9 @@ class postgres_backend final : public sql_backend {
           break;
       }
     }
-    if (PQstatus(c) != CONNECTION_OK) throw lost();
+    if (lazy::pq().PQstatus(c) != CONNECTION_OK) throw lost();
     if (error) throw *error;
-    if (!read_only && PQtransactionStatus(c) != PQTRANS_IDLE) {
+    if (!read_only && lazy::pq().PQtransactionStatus(c) != PQTRANS_IDLE) {
       command(c, "ROLLBACK");
       throw sql_error(
           "each call runs in its own transaction: BEGIN, COMMIT and ROLLBACK are not supported "
@@ -506,10 +518,10 @@ class postgres_backend final : public sql_backend {
   }
 
   static void cancel(PGconn* c) {
-    if (PGcancel* k = PQgetCancel(c)) {
+    if (PGcancel* k = lazy::pq().PQgetCancel(c)) {
       char buf[256];
-      PQcancel(k, buf, sizeof buf);
-      PQfreeCancel(k);
+      lazy::pq().PQcancel(k, buf, sizeof buf);
+      lazy::pq().PQfreeCancel(k);
     }
   }
 

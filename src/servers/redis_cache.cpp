@@ -1,7 +1,7 @@
 #include "redis_cache.hpp"
 
-#include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
+#include "servers/lazy_libs.hpp"
 
 #include <charconv>
 
@@ -10,7 +10,7 @@ namespace plexus::servers {
 namespace {
 
 struct reply_freer {
-  void operator()(redisReply* r) const { freeReplyObject(r); }
+  void operator()(redisReply* r) const { lazy::redis().freeReplyObject(r); }
 };
 using reply_ptr = std::unique_ptr<redisReply, reply_freer>;
 
@@ -77,12 +77,12 @@ redis_cache::redis_cache(const std::string& url, std::string key_prefix,
 }
 
 redis_cache::~redis_cache() {
-  if (ctx_) redisFree(ctx_);
+  if (ctx_) lazy::redis().redisFree(ctx_);
 }
 
 void redis_cache::fail(const std::string& why) {
   if (ctx_) {
-    redisFree(ctx_);
+    lazy::redis().redisFree(ctx_);
     ctx_ = nullptr;
   }
   next_attempt_ = std::chrono::steady_clock::now() + retry_interval_;
@@ -95,14 +95,20 @@ void redis_cache::fail(const std::string& why) {
 bool redis_cache::ensure_connected() {
   if (ctx_) return true;
   if (std::chrono::steady_clock::now() < next_attempt_) return false;
-  ctx_ = redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(timeout_));
+  try {
+    lazy::redis();
+  } catch (const std::exception& e) {
+    fail(e.what());
+    return false;
+  }
+  ctx_ = lazy::redis().redisConnectWithTimeout(url_.host.c_str(), url_.port, to_timeval(timeout_));
   if (!ctx_ || ctx_->err) {
     fail(ctx_ ? ctx_->errstr : "out of memory");
     return false;
   }
-  redisSetTimeout(ctx_, to_timeval(timeout_));
+  lazy::redis().redisSetTimeout(ctx_, to_timeval(timeout_));
   if (url_.db != 0) {
-    reply_ptr r(static_cast<redisReply*>(redisCommand(ctx_, "SELECT %d", url_.db)));
+    reply_ptr r(static_cast<redisReply*>(lazy::redis().command(ctx_, "SELECT %d", url_.db)));
     if (!r || r->type == REDIS_REPLY_ERROR) {
       fail(r ? std::string(r->str, r->len) : std::string(ctx_->errstr));
       return false;
@@ -119,7 +125,7 @@ std::optional<std::string> redis_cache::get(const std::string& key) {
   std::lock_guard lk(mu_);
   if (!ensure_connected()) return std::nullopt;
   std::string k = prefix_ + key;
-  reply_ptr r(static_cast<redisReply*>(redisCommand(ctx_, "GET %b", k.data(), k.size())));
+  reply_ptr r(static_cast<redisReply*>(lazy::redis().command(ctx_, "GET %b", k.data(), k.size())));
   if (!r) {
     fail(ctx_->errstr);
     return std::nullopt;
@@ -135,8 +141,8 @@ void redis_cache::put(const std::string& key, const std::string& value,
   if (!ensure_connected()) return;
   std::string k = prefix_ + key;
   long long ms = std::max<long long>(1, ttl.count());
-  reply_ptr r(static_cast<redisReply*>(
-      redisCommand(ctx_, "PSETEX %b %lld %b", k.data(), k.size(), ms, value.data(), value.size())));
+  reply_ptr r(static_cast<redisReply*>(lazy::redis().command(
+      ctx_, "PSETEX %b %lld %b", k.data(), k.size(), ms, value.data(), value.size())));
   if (!r)
     fail(ctx_->errstr);
   else if (r->type == REDIS_REPLY_ERROR)

@@ -4,7 +4,7 @@
 
 #include "plexus/json/json.hpp"
 
-#include <libpq-fe.h>
+#include "servers/lazy_libs.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -39,10 +39,10 @@ void check_user_account(std::string_view name, std::string_view what) {
 }
 
 struct conn_closer {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { lazy::pq().PQfinish(c); }
 };
 struct result_clearer {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { lazy::pq().PQclear(r); }
 };
 using conn_ptr = std::unique_ptr<PGconn, conn_closer>;
 using result_ptr = std::unique_ptr<PGresult, result_clearer>;
@@ -68,28 +68,30 @@ using param = std::optional<std::string>;
 result_ptr run(PGconn* c, const char* sql, std::initializer_list<param> params = {}) {
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  result_ptr r(PQexecParams(c, sql, static_cast<int>(values.size()), nullptr, values.data(),
-                            nullptr, nullptr, 0));
-  auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  result_ptr r(lazy::pq().PQexecParams(c, sql, static_cast<int>(values.size()), nullptr,
+                                       values.data(), nullptr, nullptr, 0));
+  auto st = r ? lazy::pq().PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
   if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return r;
   pg_failure f;
-  f.connection_lost = PQstatus(c) != CONNECTION_OK;
-  if (const char* s = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr) f.sqlstate = s;
-  const char* primary = r ? PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  f.message = primary ? primary : trimmed(PQerrorMessage(c));
+  f.connection_lost = lazy::pq().PQstatus(c) != CONNECTION_OK;
+  if (const char* s = r ? lazy::pq().PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr)
+    f.sqlstate = s;
+  const char* primary =
+      r ? lazy::pq().PQresultErrorField(r.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  f.message = primary ? primary : trimmed(lazy::pq().PQerrorMessage(c));
   throw f;
 }
 
 std::string text(const result_ptr& r, int row, int col) {
-  return std::string(PQgetvalue(r.get(), row, col),
-                     static_cast<std::size_t>(PQgetlength(r.get(), row, col)));
+  return std::string(lazy::pq().PQgetvalue(r.get(), row, col),
+                     static_cast<std::size_t>(lazy::pq().PQgetlength(r.get(), row, col)));
 }
 std::optional<std::string> optional_text(const result_ptr& r, int row, int col) {
-  if (PQgetisnull(r.get(), row, col)) return std::nullopt;
+  if (lazy::pq().PQgetisnull(r.get(), row, col)) return std::nullopt;
   return text(r, row, col);
 }
 std::int64_t integer(const result_ptr& r, int row, int col) {
-  return std::strtoll(PQgetvalue(r.get(), row, col), nullptr, 10);
+  return std::strtoll(lazy::pq().PQgetvalue(r.get(), row, col), nullptr, 10);
 }
 
 std::string str(std::int64_t v) {
@@ -161,9 +163,9 @@ class postgres_ledger final : public ledger_store {
     target_ = target_of(first.get());
     try {
       run(first.get(), "BEGIN");
-      result_ptr r(PQexec(first.get(), schema_sql));
-      if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
-        throw pg_failure{"", trimmed(PQerrorMessage(first.get())), false};
+      result_ptr r(lazy::pq().PQexec(first.get(), schema_sql));
+      if (!r || lazy::pq().PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+        throw pg_failure{"", trimmed(lazy::pq().PQerrorMessage(first.get())), false};
       run(first.get(), "COMMIT");
     } catch (const pg_failure& f) {
       throw ledger_error(error_kind::storage,
@@ -185,7 +187,7 @@ class postgres_ledger final : public ledger_store {
                      "INSERT INTO wallet_accounts(name, currency) VALUES($1, $2)"
                      " ON CONFLICT (name) DO NOTHING",
                      {name, currency});
-      bool created = std::string(PQcmdTuples(ins.get())) == "1";
+      bool created = std::string(lazy::pq().PQcmdTuples(ins.get())) == "1";
       auto existing = find(c, name);
       if (!existing)
         throw ledger_error(error_kind::storage, "wallet: account " + quoted(name) + " vanished");
@@ -216,7 +218,8 @@ class postgres_ledger final : public ledger_store {
                        .c_str(),
                    {after.value_or(""), str(static_cast<std::int64_t>(limit + 1))});
       account_page page;
-      for (int i = 0; i < PQntuples(r.get()); ++i) page.accounts.push_back(account_of(r, i).acct);
+      for (int i = 0; i < lazy::pq().PQntuples(r.get()); ++i)
+        page.accounts.push_back(account_of(r, i).acct);
       if (page.accounts.size() > limit) {
         page.accounts.pop_back();
         page.next_after = page.accounts.back().name;
@@ -308,7 +311,7 @@ class postgres_ledger final : public ledger_store {
               {str(acct->id), str(before_id.value_or(std::numeric_limits<std::int64_t>::max())),
                str(static_cast<std::int64_t>(limit + 1))});
       std::vector<std::int64_t> ids;
-      for (int i = 0; i < PQntuples(r.get()); ++i) ids.push_back(integer(r, i, 0));
+      for (int i = 0; i < lazy::pq().PQntuples(r.get()); ++i) ids.push_back(integer(r, i, 0));
       transaction_page page;
       bool more = ids.size() > limit;
       if (more) ids.pop_back();
@@ -340,11 +343,11 @@ class postgres_ledger final : public ledger_store {
  private:
   static std::string target_of(PGconn* c) {
     std::string t;
-    if (const char* u = PQuser(c); u && *u) t += std::string(u) + "@";
-    const char* h = PQhost(c);
+    if (const char* u = lazy::pq().PQuser(c); u && *u) t += std::string(u) + "@";
+    const char* h = lazy::pq().PQhost(c);
     t += h && *h ? h : "localhost";
-    if (const char* p = PQport(c); p && *p) t += std::string(":") + p;
-    if (const char* d = PQdb(c); d && *d) t += std::string("/") + d;
+    if (const char* p = lazy::pq().PQport(c); p && *p) t += std::string(":") + p;
+    if (const char* d = lazy::pq().PQdb(c); d && *d) t += std::string("/") + d;
     return t;
   }
 
@@ -352,20 +355,26 @@ class postgres_ledger final : public ledger_store {
     const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
                           nullptr};
     const char* vals[] = {"10", "plexus-wallet", conninfo_.c_str(), "UTF8", nullptr};
-    conn_ptr c(PQconnectdbParams(keys, vals, 1));
-    if (!c || PQstatus(c.get()) != CONNECTION_OK)
+    try {
+      lazy::pq();
+    } catch (const std::exception& e) {
+      throw ledger_error(error_kind::storage,
+                         std::string("wallet: cannot connect to PostgreSQL: ") + e.what());
+    }
+    conn_ptr c(lazy::pq().PQconnectdbParams(keys, vals, 1));
+    if (!c || lazy::pq().PQstatus(c.get()) != CONNECTION_OK)
       throw ledger_error(error_kind::storage,
                          "wallet: cannot connect to PostgreSQL" +
                              (c ? " at " + target_of(c.get()) : std::string()) + ": " +
-                             trimmed(c ? PQerrorMessage(c.get()) : "out of memory"));
-    PQsetNoticeReceiver(c.get(), ignore_notice, nullptr);
+                             trimmed(c ? lazy::pq().PQerrorMessage(c.get()) : "out of memory"));
+    lazy::pq().PQsetNoticeReceiver(c.get(), ignore_notice, nullptr);
     std::string setup = "SET lock_timeout = " +
                         std::to_string(std::max<std::int64_t>(1, cfg_.busy_timeout.count())) +
                         "; SET synchronous_commit = " + (cfg_.sync_commits ? "on" : "off");
-    result_ptr r(PQexec(c.get(), setup.c_str()));
-    if (!r || PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+    result_ptr r(lazy::pq().PQexec(c.get(), setup.c_str()));
+    if (!r || lazy::pq().PQresultStatus(r.get()) != PGRES_COMMAND_OK)
       throw ledger_error(error_kind::storage, "wallet: cannot configure the PostgreSQL session: " +
-                                                  trimmed(PQerrorMessage(c.get())));
+                                                  trimmed(lazy::pq().PQerrorMessage(c.get())));
     return c;
   }
 
@@ -390,8 +399,8 @@ class postgres_ledger final : public ledger_store {
   }
 
   void release(conn_ptr c) {
-    bool keep =
-        c && PQstatus(c.get()) == CONNECTION_OK && PQtransactionStatus(c.get()) == PQTRANS_IDLE;
+    bool keep = c && lazy::pq().PQstatus(c.get()) == CONNECTION_OK &&
+                lazy::pq().PQtransactionStatus(c.get()) == PQTRANS_IDLE;
     if (!keep) c.reset();
     std::lock_guard lk(mu_);
     if (keep)
@@ -434,13 +443,15 @@ class postgres_ledger final : public ledger_store {
         run(c, "COMMIT");
         return r;
       } catch (const pg_failure& e) {
-        if (PQstatus(c) == CONNECTION_OK) PQclear(PQexec(c, "ROLLBACK"));
+        if (lazy::pq().PQstatus(c) == CONNECTION_OK)
+          lazy::pq().PQclear(lazy::pq().PQexec(c, "ROLLBACK"));
         bool retry =
             (!begun && e.connection_lost) || e.sqlstate == "40001" || e.sqlstate == "40P01";
         if (!retry || attempt >= max_attempts) throw storage_error(e);
         std::this_thread::sleep_for(std::chrono::milliseconds(attempt * 5));
       } catch (...) {
-        if (PQstatus(c) == CONNECTION_OK) PQclear(PQexec(c, "ROLLBACK"));
+        if (lazy::pq().PQstatus(c) == CONNECTION_OK)
+          lazy::pq().PQclear(lazy::pq().PQexec(c, "ROLLBACK"));
         throw;
       }
     }
@@ -461,7 +472,7 @@ class postgres_ledger final : public ledger_store {
             (std::string("SELECT ") + account_columns + " FROM wallet_accounts WHERE name = $1")
                 .c_str(),
             {name});
-    if (PQntuples(r.get()) == 0) return std::nullopt;
+    if (lazy::pq().PQntuples(r.get()) == 0) return std::nullopt;
     return account_of(r, 0);
   }
 
@@ -475,7 +486,7 @@ class postgres_ledger final : public ledger_store {
                   " FOR UPDATE")
                      .c_str(),
                  {a, b});
-    if (PQntuples(r.get()) != 2)
+    if (lazy::pq().PQntuples(r.get()) != 2)
       throw ledger_error(error_kind::storage, "wallet: an account vanished while locking it");
     auto x = account_of(r, 0), y = account_of(r, 1);
     if (x.acct.name == a) return {x, y};
@@ -500,7 +511,7 @@ class postgres_ledger final : public ledger_store {
                  " JOIN wallet_accounts f ON f.id = t.from_account"
                  " JOIN wallet_accounts d ON d.id = t.to_account WHERE t.id = $1",
                  {str(id)});
-    if (PQntuples(r.get()) != 1)
+    if (lazy::pq().PQntuples(r.get()) != 1)
       throw ledger_error(error_kind::storage,
                          "wallet: transaction " + std::to_string(id) + " vanished");
     transaction t{integer(r, 0, 0),       text(r, 0, 1),
@@ -513,7 +524,7 @@ class postgres_ledger final : public ledger_store {
                  " JOIN wallet_accounts a ON a.id = e.account_id WHERE e.transaction_id = $1"
                  " ORDER BY e.id",
                  {str(id)});
-    for (int i = 0; i < PQntuples(e.get()); ++i)
+    for (int i = 0; i < lazy::pq().PQntuples(e.get()); ++i)
       t.entries.push_back({text(e, i, 0), integer(e, i, 1), integer(e, i, 2)});
     return t;
   }
@@ -523,7 +534,7 @@ class postgres_ledger final : public ledger_store {
     if (!key) return std::nullopt;
     auto r =
         run(c, "SELECT id, request FROM wallet_transactions WHERE idempotency_key = $1", {*key});
-    if (PQntuples(r.get()) == 0) return std::nullopt;
+    if (lazy::pq().PQntuples(r.get()) == 0) return std::nullopt;
     auto id = integer(r, 0, 0);
     if (text(r, 0, 1) != print) {
       auto t = load(c, id);
