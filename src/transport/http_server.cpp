@@ -20,6 +20,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -111,7 +112,14 @@ struct legacy_session {
   std::shared_ptr<server::connection> conn;
   std::shared_ptr<response_stream> standalone;  // the GET stream (or the HTTP+SSE stream)
   std::mutex mu;
-  std::map<std::string, std::shared_ptr<response_stream>> streams;  // by stream id, for resumption
+  // Stream ids are decimal counters: ordered by number, begin() is the oldest.
+  struct by_number {
+    bool operator()(const std::string& a, const std::string& b) const {
+      return a.size() != b.size() ? a.size() < b.size() : a < b;
+    }
+  };
+  // SSE answers by stream id, for resumption with Last-Event-ID.
+  std::map<std::string, std::shared_ptr<response_stream>, by_number> streams;
   std::uint64_t next_stream = 1;
   std::chrono::steady_clock::time_point last_used = std::chrono::steady_clock::now();
   std::atomic<int> busy{0};  // open HTTP exchanges
@@ -1168,11 +1176,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       rs = std::make_shared<response_stream>(std::to_string(session->next_stream++), true,
                                              opts.max_stream_events);
       session->streams[rs->id()] = rs;
-      // Finished streams are kept for resumption only while the map is small.
+      // Streams are kept for resumption only while the map is small: the oldest finished
+      // one goes first, else the oldest (it keeps running; it just cannot be resumed).
       while (session->streams.size() > 64) {
-        auto oldest = session->streams.begin();
-        if (!oldest->second->finished()) break;
-        session->streams.erase(oldest);
+        auto victim = std::find_if(session->streams.begin(), session->streams.end(),
+                                   [](const auto& kv) { return kv.second->finished(); });
+        session->streams.erase(victim != session->streams.end() ? victim
+                                                                : session->streams.begin());
       }
     }
     std::string version = session->conn->protocol_version();
@@ -1181,7 +1191,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     session->conn->receive(std::move(decoded), rs);
     // Priming (SEP-1699) only for sessions that speak 2025-11-25, whose clients expect it.
     bool priming_capable = session->conn->protocol_version() == "2025-11-25";
-    bool keep = co_await legacy_answer(stream, req, rs, std::move(headers), priming_capable);
+    bool streamed = false;
+    bool keep =
+        co_await legacy_answer(stream, req, rs, std::move(headers), priming_capable, streamed);
+    if (!streamed) {
+      // Answered with plain JSON or 202: the client got no event id, so it can never resume
+      // this stream. Keeping it cost every idle session its initialize result.
+      std::lock_guard lk(session->mu);
+      session->streams.erase(rs->id());
+    }
     --session->busy;
     session->touch();
     co_return keep;
@@ -1191,7 +1209,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   awaitable<bool> legacy_answer(Stream& stream, const request_t& req,
                                 std::shared_ptr<response_stream> rs,
                                 std::vector<std::pair<std::string, std::string>> headers,
-                                bool priming_capable) {
+                                bool priming_capable, bool& streamed) {
     auto ex = co_await net::this_coro::executor;
     auto wake = std::make_shared<wakeup>(ex);
     rs->attach(wake->notifier());
@@ -1213,6 +1231,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           stream, req.version(), transport_error ? http::status::bad_request : http::status::ok,
           std::move(e.data), req.keep_alive(), "application/json", &req, std::move(headers));
     }
+    streamed = true;
     std::string pending = sse_head(stream, req, std::move(headers));
     if (priming_capable) {
       append_chunk(pending, "id: " + rs->id() + "-0\nretry: " +

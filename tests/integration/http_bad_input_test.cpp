@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -1041,3 +1042,63 @@ TEST(HttpBadInput, SigtermGraceExpiresForOverlongCall) {
 }
 
 }  // namespace
+
+TEST(HttpBadInput, ConnectionsBeyondMaxConnectionsAreClosedAtOnce) {
+  server s({"--max-connections", "2"});
+  client a(s.port()), b(s.port());
+  ASSERT_TRUE(a.connected());
+  ASSERT_TRUE(b.connected());
+  // Both are counted once their first bytes arrive (a request in progress).
+  ASSERT_TRUE(a.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  ASSERT_TRUE(b.send("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"));
+  std::this_thread::sleep_for(200ms);
+  {
+    client c(s.port());
+    ASSERT_TRUE(c.connected());  // the kernel accepts; the server closes it
+    c.send(echo_request(s.port(), "over", "ping"));
+    auto r = c.read_response(3s);
+    EXPECT_FALSE(r) << show(r);
+  }
+  a.close();
+  b.close();
+  std::this_thread::sleep_for(200ms);
+  expect_serving(s);  // a slot is free again
+}
+
+namespace {
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+}  // namespace
+
+TEST(HttpBadInput, ABusyLegacySessionDoesNotGrow) {
+  // Every POST of a session got a response stream kept for resumption; a notification's
+  // (202, never "finished") stopped the pruning, so one busy session grew without bound
+  // (~1 KB per request). Now only SSE answers are kept, at most 64.
+  server s;
+  auto sid = legacy_session(s.port());
+  ASSERT_FALSE(sid.empty());
+  client c(s.port());
+  ASSERT_TRUE(c.connected());
+  auto note = post(s.port(), legacy_headers(sid),
+                   R"({"jsonrpc":"2.0","method":"notifications/roots/list_changed"})");
+  auto call = post(s.port(), legacy_headers(sid),
+                   message(7, "tools/call", call_params("echo", {{"text", "x"}})));
+  auto round = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(c.send(i % 2 ? note : call));
+      auto r = c.read_response(5s);
+      ASSERT_TRUE(r);
+      ASSERT_EQ(r->status, i % 2 ? 202 : 200) << show(r);
+    }
+  };
+  round(2000);  // warm-up: allocator pools, the first 64 kept streams
+  long before = rss_kb(s.proc().pid());
+  round(20000);
+  long after = rss_kb(s.proc().pid());
+  EXPECT_LT(after - before, 4096) << "RSS grew from " << before << " kB to " << after << " kB";
+}
