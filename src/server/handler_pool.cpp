@@ -3,12 +3,8 @@
 namespace plexus::server::detail {
 
 handler_pool::handler_pool(std::size_t threads, std::chrono::microseconds patience)
-    : patience_(patience) {
-  if (threads == 0) threads = 1;
-  awake_ = threads;
-  workers_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([this] { work(); });
-  watcher_ = std::thread([this] { watch(); });
+    : patience_(patience), max_threads_(threads == 0 ? 1 : threads) {
+  workers_.reserve(max_threads_);
 }
 
 handler_pool::~handler_pool() {
@@ -19,16 +15,25 @@ void handler_pool::post(std::function<void()> task) {
   std::lock_guard lk(mu_);
   if (stopping_) return;
   queue_.push_back({std::move(task), clock::now()});
-  if (awake_ + wakes_ == 0)
+  if (awake_ + wakes_ == 0) {
     wake_one();
-  else if (!watcher_timing_)
-    watch_cv_.notify_one();  // a worker is busy: the watcher times the queue behind it
+  } else if (!watcher_timing_) {
+    // A worker is busy: the watcher times the queue behind it.
+    if (!watcher_.joinable())
+      watcher_ = std::thread([this] { watch(); });
+    else
+      watch_cv_.notify_one();
+  }
 }
 
 void handler_pool::wake_one() {
-  if (idle_ <= wakes_) return;
-  ++wakes_;
-  work_cv_.notify_one();
+  if (idle_ > wakes_) {
+    ++wakes_;
+    work_cv_.notify_one();
+  } else if (workers_.size() < max_threads_) {
+    ++awake_;
+    workers_.emplace_back([this] { work(); });
+  }
 }
 
 void handler_pool::stop() {

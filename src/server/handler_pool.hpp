@@ -8,6 +8,9 @@
 // client's answer): a watcher wakes one more worker whenever the oldest queued task
 // has waited longer than `patience`, so work never waits long behind a blocked
 // handler, and a queue that grows faster than one worker drains spreads over more.
+// Threads (workers and the watcher) start when first needed, up to `threads`: a server
+// whose tools all run directly (or that is idle) keeps none, which saves their stacks
+// and start-up time.
 //
 // Thread-safety: post() and stop() may be called from any thread.
 #pragma once
@@ -43,10 +46,12 @@ class handler_pool {
   };
   void work();
   void watch();
-  // Wakes one sleeping worker, if any is left to wake. Called with mu_ held.
+  // Wakes one sleeping worker, or starts one while fewer than max_threads_ run. Called with
+  // mu_ held.
   void wake_one();
 
   const std::chrono::microseconds patience_;
+  const std::size_t max_threads_;
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::condition_variable watch_cv_;
