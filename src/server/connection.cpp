@@ -256,8 +256,21 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       std::lock_guard lk(mu);
       batch_ok = initialized && protocol::allows_batch(version);
     }
+    // A large message goes to the pool even for a direct tool: on a stream transport the
+    // reader would otherwise also write the (large) answer itself, and while a full pipe
+    // blocks that write it reads nothing, so client and server take turns instead of
+    // overlapping (64 KiB echoes over stdio ran at half the rate).
+    struct size_scope {
+      std::size_t saved = decoding_bytes;
+      explicit size_scope(std::size_t n) { decoding_bytes = n; }
+      ~size_scope() { decoding_bytes = saved; }
+    } scope(text.size());
     receive(jsonrpc::decode(text, {.max_depth = 64, .allow_batch = batch_ok}), std::move(ex));
   }
+
+  // Size of the message this thread is decoding (0 when it came decoded, as over HTTP).
+  static thread_local std::size_t decoding_bytes;
+  static constexpr std::size_t direct_max_bytes = 16 * 1024;
 
   void receive(jsonrpc::decoded d, std::shared_ptr<exchange> ex) {
     if (!ex) ex = default_exchange;
@@ -835,7 +848,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   // A tools/call of a tool registered with tool_dispatch::direct (and no task support):
   // it runs on this thread instead of the handler pool.
   bool runs_direct(const jsonrpc::request& req) const {
-    if (req.method != "tools/call") return false;
+    if (req.method != "tools/call" || decoding_bytes > direct_max_bytes) return false;
     auto name = json::find_string(params_of(req), "name");
     if (!name) return false;
     auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
@@ -1535,6 +1548,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     return cv.wait_for(lk, timeout, [&] { return in_flight.empty(); });
   }
 };
+
+thread_local std::size_t connection::impl::decoding_bytes = 0;
 
 connection::connection(server& srv, std::shared_ptr<outbound> out, connection_options options)
     : impl_(std::make_shared<impl>(srv.internals(), std::move(out), options)) {}

@@ -176,3 +176,22 @@ TEST_F(DirectDispatch, TaskToolsStayOnThePool) {
   EXPECT_EQ(text_of(*r), "task");
   EXPECT_NE(where("task_direct"), std::this_thread::get_id());
 }
+
+TEST_F(DirectDispatch, LargeMessagesGoToThePool) {
+  // Over a stream transport the reader would also write a large answer itself and stop
+  // reading while the pipe is full; so a message over 16 KiB is handed off.
+  server::connection conn(*srv, out, {});
+  initialize(conn);
+  conn.receive(request(1, "tools/call",
+                       {{"name", "typed_direct"},
+                        {"arguments", json::object{{"word", std::string(20 * 1024, 'x')}}}}));
+  auto r = out->response(1);
+  ASSERT_TRUE(r);
+  EXPECT_NE(where("typed_direct"), std::this_thread::get_id());
+  conn.receive(request(2, "tools/call",
+                       {{"name", "typed_direct"},
+                        {"arguments", json::object{{"word", std::string(8 * 1024, 'x')}}}}));
+  r = out->response(2, 0ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(where("typed_direct"), std::this_thread::get_id());
+}

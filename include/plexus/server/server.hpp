@@ -124,8 +124,9 @@ enum class tool_dispatch {
   // hand-off: saves two context switches per call, like an async tool on an event loop.
   // Only for handlers that neither block nor run long: while one runs, that thread
   // reads and writes nothing else. It cannot wait for the client (a 2025-era ask fails
-  // with an error; modern-era MRTR works, as it does not wait). Tools that support tasks
-  // always run on the pool.
+  // with an error; modern-era MRTR works, as it does not wait). Tools that support tasks,
+  // and calls in messages over 16 KiB on stream transports (stdio, Unix sockets), run on
+  // the pool.
   direct,
 };
 
