@@ -68,11 +68,15 @@ std::pair<std::string, std::uint16_t> host_port(const std::string& s) {
 
 void print_upstreams(std::ostream& out, const gateway::gateway& gw) {
   auto sep = gw.config().separator;
+  // An upstream mounted with `prefix: ""` keeps its tools' own names.
+  auto shown = [&](const std::string& prefix) {
+    return prefix.empty() ? std::string("(none)") : prefix + sep + "*";
+  };
   std::size_t w_name = 8, w_prefix = 6;
   auto status = gw.status();
   for (const auto& s : status) {
     w_name = std::max(w_name, s.name.size());
-    w_prefix = std::max(w_prefix, s.prefix.size() + sep.size() + 1);
+    w_prefix = std::max(w_prefix, shown(s.prefix).size());
   }
   auto pad = [](std::string s, std::size_t w) {
     s.resize(std::max(w, s.size()), ' ');
@@ -81,7 +85,7 @@ void print_upstreams(std::ostream& out, const gateway::gateway& gw) {
   out << "  " << pad("upstream", w_name) << "  " << pad("prefix", w_prefix) << "  "
       << pad("kind", 9) << "  " << pad("state", 8) << "  tools  resources  prompts\n";
   for (const auto& s : status) {
-    out << "  " << pad(s.name, w_name) << "  " << pad(s.prefix + sep + "*", w_prefix) << "  "
+    out << "  " << pad(s.name, w_name) << "  " << pad(shown(s.prefix), w_prefix) << "  "
         << pad(s.kind, 9) << "  " << pad(s.state, 8) << "  " << pad(std::to_string(s.tools), 5)
         << "  " << pad(std::to_string(s.resources + s.resource_templates), 9) << "  " << s.prompts
         << "\n";

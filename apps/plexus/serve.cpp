@@ -47,6 +47,7 @@ transport::http_server_options http_options(const serve_options& o) {
   h.max_body_bytes = o.max_message_bytes;
   h.threads = o.http_threads;
   h.max_sessions = o.max_sessions;
+  h.max_connections = o.max_connections;
   h.session_idle_timeout =
       std::chrono::milliseconds(static_cast<std::int64_t>(o.session_idle_seconds * 1000));
   return h;
@@ -73,9 +74,13 @@ void add_serve_options(CLI::App& cmd, serve_options& o) {
                  "Origin to accept besides loopback origins (repeatable; * = any)");
   cmd.add_option("--max-message-bytes", o.max_message_bytes, "Largest accepted message")
       ->capture_default_str();
-  cmd.add_option("--http-threads", o.http_threads, "HTTP I/O threads (0 = one per core)")
+  cmd.add_option("--http-threads", o.http_threads,
+                 "HTTP I/O threads (0 = one per core the process may run on)")
       ->capture_default_str();
   cmd.add_option("--max-sessions", o.max_sessions, "Most legacy HTTP sessions kept at once")
+      ->capture_default_str();
+  cmd.add_option("--max-connections", o.max_connections,
+                 "Most open HTTP/WebSocket connections; beyond it new ones are closed at once")
       ->capture_default_str();
   cmd.add_option("--session-idle-seconds", o.session_idle_seconds,
                  "Legacy HTTP sessions unused this long are dropped")

@@ -23,6 +23,7 @@ struct serve_options {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
   std::size_t http_threads = 0;
   std::size_t max_sessions = 10'000;
+  std::size_t max_connections = 10'000;
   double session_idle_seconds = 1800;
   double shutdown_grace_seconds = 5;
 };

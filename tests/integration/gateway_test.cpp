@@ -15,6 +15,7 @@
 #include "temp_dir.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -663,4 +664,28 @@ TEST(Gateway, RateLimitStageRefusesCallsOverTheUpstreamLimit) {
     ASSERT_TRUE(tools) << tools.error().describe();
   }
   gw.stop();
+}
+
+TEST(GatewayCli, CheckShowsUpstreamsWithoutAPrefix) {
+  // `prefix: ""` mounts an upstream's tools under their own names: the table says "(none)"
+  // (it printed "_*", a prefix no tool has).
+  temp_dir dir;
+  auto cfg = dir.path / "plexus.yaml";
+  std::ofstream(cfg) << "upstreams:\n"
+                        "  plain:\n"
+                        "    builtin: everything\n"
+                        "    prefix: \"\"\n"
+                        "  ev:\n"
+                        "    builtin: everything\n"
+                        "    prefix: ev\n";
+  std::string cmd = std::string(PLEXUS_BINARY) + " gateway --check " + cfg.string() + " 2>&1";
+  std::string out;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[4096];
+    while (auto n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    ::pclose(p);
+  }
+  EXPECT_NE(out.find("(none)"), std::string::npos) << out;
+  EXPECT_NE(out.find("ev_*"), std::string::npos) << out;
+  EXPECT_EQ(out.find(" _*"), std::string::npos) << out;
 }
