@@ -11,18 +11,19 @@
 
 namespace plexus::servers::lazy {
 
-#define PLEXUS_LIBPQ_FUNCTIONS(X)                                                                \
-  X(PQcancel)                                                                                    \
-  X(PQclear) X(PQcmdTuples) X(PQconnectdbParams) X(PQdb) X(PQdescribePrepared) X(PQerrorMessage) \
-      X(PQexec) X(PQexecParams) X(PQfinish) X(PQfname) X(PQfreeCancel) X(PQfreemem) X(PQftype)   \
-          X(PQgetCancel) X(PQgetCopyData) X(PQgetResult) X(PQgetisnull) X(PQgetlength)           \
-              X(PQgetvalue) X(PQhost) X(PQnfields) X(PQnparams) X(PQntuples) X(PQparamtype)      \
-                  X(PQport) X(PQprepare) X(PQputCopyEnd) X(PQresultErrorField) X(PQresultStatus) \
-                      X(PQsendQueryPrepared) X(PQsetNoticeReceiver) X(PQsetSingleRowMode)        \
-                          X(PQstatus) X(PQtransactionStatus) X(PQunescapeBytea) X(PQuser)
+// clang-format off
+#define PLEXUS_LIBPQ_FUNCTIONS(X)                                                        \
+  X(PQcancel) X(PQclear) X(PQcmdTuples) X(PQconnectdbParams) X(PQdb)                     \
+  X(PQdescribePrepared) X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQfinish)          \
+  X(PQfname) X(PQfreeCancel) X(PQfreemem) X(PQftype) X(PQgetCancel) X(PQgetCopyData)     \
+  X(PQgetResult) X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQhost) X(PQnfields)      \
+  X(PQnparams) X(PQntuples) X(PQparamtype) X(PQport) X(PQprepare) X(PQputCopyEnd)        \
+  X(PQresultErrorField) X(PQresultStatus) X(PQsendQueryPrepared) X(PQsetNoticeReceiver)  \
+  X(PQsetSingleRowMode) X(PQstatus) X(PQtransactionStatus) X(PQunescapeBytea) X(PQuser)
 
 #define PLEXUS_HIREDIS_FUNCTIONS(X) \
   X(redisConnectWithTimeout) X(redisFree) X(redisSetTimeout) X(redisvCommand) X(freeReplyObject)
+// clang-format on
 
 #define PLEXUS_LAZY_MEMBER(f) decltype(&::f) f = nullptr;
 struct libpq {
