@@ -564,6 +564,26 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
   }
 
+  // The answer to a request that could not be read, if it deserves one (then the
+  // connection closes).
+  static std::optional<std::pair<http::status, std::string>> read_refusal(beast::error_code ec,
+                                                                          std::size_t n) {
+    if (ec == http::error::body_limit)
+      return std::pair{http::status::payload_too_large,
+                       error_body(-32600, "Request body too large")};
+    if (ec == http::error::header_limit)
+      return std::pair{http::status::request_header_fields_too_large,
+                       error_body(-32600, "Request headers too large")};
+    // Bytes that are not HTTP (RFC 9112 §2.2: answer 400, then close).
+    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message)
+      return std::pair{http::status::bad_request, error_body(-32600, "Malformed HTTP request")};
+    if (ec != http::error::end_of_stream && ec != beast::error::timeout && ec != net::error::eof &&
+        ec != net::error::connection_reset && ec != net::error::operation_aborted && n > 0)
+      return std::pair{http::status::bad_request, error_body(-32600, "Malformed HTTP request")};
+    return std::nullopt;
+  }
+
   template <class Stream>
   awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, bool unix_peer) {
     ++connections;
@@ -582,29 +602,19 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple);
       auto t0 = std::chrono::steady_clock::now();
       if (ec) {
-        if (ec == http::error::body_limit) {
+        if (auto refusal = read_refusal(ec, n)) {
           request_meter m;
           metered_stream<Stream> ms(stream, m);
-          co_await write_plain(ms, 11, http::status::payload_too_large,
-                               error_body(-32600, "Request body too large"), false);
-          log_access(parser.get().method_string(), parser.get().target(), m, t0, n, remote);
-        } else if (ec == http::error::header_limit)
-          co_await write_plain(stream, 11, http::status::request_header_fields_too_large,
-                               error_body(-32600, "Request headers too large"), false);
-        else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-                 ec != http::error::end_of_stream && ec != http::error::partial_message)
-          // The bytes are not HTTP (RFC 9112 §2.2: answer 400, then close).
-          co_await write_plain(stream, 11, http::status::bad_request,
-                               error_body(-32600, "Malformed HTTP request"), false);
-        else if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-                 ec != net::error::eof && ec != net::error::connection_reset &&
-                 ec != net::error::operation_aborted && n > 0)
-          co_await write_plain(stream, 11, http::status::bad_request,
-                               error_body(-32600, "Malformed HTTP request"), false);
+          co_await write_plain(ms, 11, refusal->first, std::move(refusal->second), false);
+          if (ec == http::error::body_limit)
+            log_access(parser.get().method_string(), parser.get().target(), m, t0, n, remote);
+        }
         break;
       }
       beast::get_lowest_layer(stream).expires_never();
-      request_t req = parser.release();
+      // Used in place: a released copy would take a second slot in this coroutine's frame,
+      // which lives as long as the connection (hours for a listen stream).
+      request_t& req = parser.get();
       if (auto* ws_srv = websocket_server(req)) {
         if (opts.access_log) {
           request_meter m;
@@ -849,14 +859,21 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   template <class Stream>
   awaitable<bool> handle(Stream& stream, const request_t& req, bool unix_peer,
                          const std::string& remote) {
-    bool keep = req.keep_alive();
-    if (auto why = security_rejection(req, unix_peer))
-      co_return co_await write_plain(stream, req.version(), http::status::forbidden,
-                                     error_body(-32000, *why), keep, "application/json", &req);
+    // Refusals are built here and written by the one co_await at the end: every co_await
+    // with its own temporaries would add them to this frame for the life of the request.
+    struct refusal {
+      http::status status;
+      std::string body;
+      headers_t headers;
+    };
+    std::optional<refusal> no;
     auto target = std::string_view(req.target());
     auto path = target.substr(0, target.find('?'));
-    if (req.method() == http::verb::options) co_return co_await preflight(stream, req);
-    if (auto ep = endpoints.find(path); ep != endpoints.end()) {
+    if (auto why = security_rejection(req, unix_peer)) {
+      no = refusal{http::status::forbidden, error_body(-32000, *why), {}};
+    } else if (req.method() == http::verb::options) {
+      co_return co_await preflight(stream, req);
+    } else if (auto ep = endpoints.find(path); ep != endpoints.end()) {
       server::server& esrv = *ep->second;
       switch (req.method()) {
         case http::verb::post:
@@ -865,19 +882,16 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
           co_return co_await mcp_get(stream, req, esrv);
         case http::verb::delete_:
           co_return co_await mcp_delete(stream, req, esrv);
-        default: {
-          headers_t allow{{"Allow", "GET, POST, DELETE, OPTIONS"}};
-          co_return co_await write_plain(stream, req.version(), http::status::method_not_allowed,
-                                         error_body(-32000, "Method not allowed"), keep,
-                                         "application/json", &req, std::move(allow));
-        }
+        default:
+          no = refusal{http::status::method_not_allowed,
+                       error_body(-32000, "Method not allowed"),
+                       {{"Allow", "GET, POST, DELETE, OPTIONS"}}};
       }
-    }
-    if (opts.enable_legacy_sse && path == "/sse" && req.method() == http::verb::get)
+    } else if (opts.enable_legacy_sse && path == "/sse" && req.method() == http::verb::get) {
       co_return co_await sse_get(stream, req);
-    if (opts.enable_legacy_sse && path == "/messages" && req.method() == http::verb::post)
+    } else if (opts.enable_legacy_sse && path == "/messages" && req.method() == http::verb::post) {
       co_return co_await sse_post(stream, req, target);
-    if (!routes.empty()) {
+    } else if (!routes.empty()) {
       const route* best = nullptr;
       std::string allow;
       for (const auto& r : routes) {
@@ -889,15 +903,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         }
       }
       if (best) co_return co_await serve_route(stream, req, *best, remote);
-      if (!allow.empty()) {
-        headers_t h{{"Allow", allow}};
-        co_return co_await write_plain(stream, req.version(), http::status::method_not_allowed,
-                                       error_body(-32000, "Method not allowed"), keep,
-                                       "application/json", &req, std::move(h));
-      }
+      if (!allow.empty())
+        no = refusal{http::status::method_not_allowed,
+                     error_body(-32000, "Method not allowed"),
+                     {{"Allow", std::move(allow)}}};
     }
-    co_return co_await write_plain(stream, req.version(), http::status::not_found,
-                                   error_body(-32000, "Not found"), keep, "application/json", &req);
+    if (!no) no = refusal{http::status::not_found, error_body(-32000, "Not found"), {}};
+    co_return co_await write_plain(stream, req.version(), no->status, std::move(no->body),
+                                   req.keep_alive(), "application/json", &req,
+                                   std::move(no->headers));
   }
 
   // Runs a route's handler on the route pool, then answers from this
@@ -1009,12 +1023,30 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   // ---- modern (2026-07-28) ----------------------------------------------------------
 
-  template <class Stream>
-  awaitable<bool> modern_post(Stream& stream, const request_t& req, json::value body,
-                              server::server& esrv) {
+  // A validated 2026-07-28 POST: an answer to write at once, or a request running in the
+  // engine whose answers arrive on `rs`.
+  struct modern_start {
+    http::status status = http::status::ok;
+    std::string body;
+    std::string_view content_type = "application/json";
+    std::shared_ptr<server::connection> conn;  // null: write `body` with `status`
+    std::shared_ptr<response_stream> rs;
+  };
+
+  // Validation and dispatch of a modern POST, kept out of the coroutine: a coroutine frame
+  // holds every local of every branch for as long as the request runs, and a
+  // subscriptions/listen stream runs for hours (this cut ~1.4 KB from each open stream).
+  modern_start start_modern(const request_t& req, json::value body, server::server& esrv) {
+    modern_start out;
+    auto early = [&](http::status st, int code, std::string_view message,
+                     std::optional<jsonrpc::request_id> id = std::nullopt) {
+      out.status = st;
+      out.body = jsonrpc::encode(jsonrpc::make_error(std::move(id), code, std::string(message)));
+      return std::move(out);
+    };
     if (!body.is_object())
-      co_return co_await reject(stream, req, http::status::bad_request, -32600,
-                                "Invalid Request: one JSON-RPC message per POST (no batches)");
+      return early(http::status::bad_request, -32600,
+                   "Invalid Request: one JSON-RPC message per POST (no batches)");
     const json::object& msg = body.get_object();
     bool is_request = msg.contains("method") && msg.contains("id");
     auto headers = [&req](std::string_view name) { return header_of(req, name); };
@@ -1025,10 +1057,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
             json::object{{"jsonrpc", "2.0"}, {"id", id_it->value()}, {"result", 0}});
         std::optional<jsonrpc::request_id> id;
         if (auto* m = std::get_if<jsonrpc::message>(&rid)) id = std::get<jsonrpc::response>(*m).id;
-        co_return co_await write_plain(
-            stream, req.version(), http::status::bad_request,
-            jsonrpc::encode(jsonrpc::make_error(id, r->code, r->message)), req.keep_alive(),
-            "application/json", &req);
+        return early(http::status::bad_request, r->code, r->message, std::move(id));
       }
     }
     std::shared_ptr<const server::tool_entry> pinned;  // keeps the schema alive while validating
@@ -1045,20 +1074,19 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         else if (it->value().is_int64())
           id = it->value().get_int64();
       }
-      co_return co_await write_plain(stream, req.version(), static_cast<http::status>(r->status),
-                                     jsonrpc::encode(jsonrpc::make_error(id, r->code, r->message)),
-                                     req.keep_alive(), "application/json", &req);
+      return early(static_cast<http::status>(r->status), r->code, r->message, std::move(id));
     }
     if (!msg.contains("method"))
-      co_return co_await reject(stream, req, http::status::bad_request, -32600,
-                                "Invalid Request: clients send requests and notifications only");
-    if (!msg.contains("id"))  // a notification: nothing in 2026 needs an answer over HTTP
-      co_return co_await write_plain(stream, req.version(), http::status::accepted, "",
-                                     req.keep_alive(), "", &req);
-
-    auto conn = std::make_shared<server::connection>(
+      return early(http::status::bad_request, -32600,
+                   "Invalid Request: clients send requests and notifications only");
+    if (!msg.contains("id")) {  // a notification: nothing in 2026 needs an answer over HTTP
+      out.status = http::status::accepted;
+      out.content_type = "";
+      return out;
+    }
+    out.conn = std::make_shared<server::connection>(
         esrv, std::make_shared<null_outbound>(), server::connection_options{opts.max_body_bytes});
-    auto rs = std::make_shared<response_stream>("", false, opts.max_stream_events);
+    out.rs = std::make_shared<response_stream>("", false, opts.max_stream_events);
     jsonrpc::decoded d;
     auto parsed = jsonrpc::from_json(body);
     if (auto* m = std::get_if<jsonrpc::message>(&parsed))
@@ -1067,15 +1095,26 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       d.errors.push_back(std::get<jsonrpc::error_response>(parsed));
     {
       std::lock_guard lk(modern_mu);
-      modern_in_flight.insert(conn);
+      modern_in_flight.insert(out.conn);
     }
-    conn->receive(std::move(d), rs);
-    std::function<void()> on_gone = [conn] { conn->close(); };
-    bool keep = co_await answer(stream, req, rs, /*modern=*/true, headers_t{}, false, on_gone);
-    conn->close();
+    out.conn->receive(std::move(d), out.rs);
+    return out;
+  }
+
+  template <class Stream>
+  awaitable<bool> modern_post(Stream& stream, const request_t& req, json::value body,
+                              server::server& esrv) {
+    auto s = start_modern(req, std::move(body), esrv);
+    if (!s.conn)
+      co_return co_await write_plain(stream, req.version(), s.status, std::move(s.body),
+                                     req.keep_alive(), s.content_type, &req);
+    std::function<void()> on_gone = [conn = s.conn] { conn->close(); };
+    bool keep =
+        co_await answer(stream, req, std::move(s.rs), /*modern=*/true, headers_t{}, false, on_gone);
+    s.conn->close();
     {
       std::lock_guard lk(modern_mu);
-      modern_in_flight.erase(conn);
+      modern_in_flight.erase(s.conn);
     }
     co_return keep;
   }
