@@ -1,5 +1,6 @@
 #include "plexus/client/client.hpp"
 
+#include "plexus/core/blocking.hpp"
 #include "plexus/jsonrpc/message.hpp"
 
 #include <spdlog/spdlog.h>
@@ -380,6 +381,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       if (!token_key.empty()) by_progress_token.erase(token_key);
     };
     json::object msg{{"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", params}};
+    blocking_region waiting_for_the_server;
     if (auto err = transport->send(msg)) {
       cleanup();
       // A write that failed because the server just exited: say that it exited (the

@@ -1,6 +1,7 @@
 #include "plexus/server/connection.hpp"
 
 #include "plexus/core/base64.hpp"
+#include "plexus/core/blocking.hpp"
 #include "plexus/jsonrpc/message.hpp"
 #include "server/server_impl.hpp"
 
@@ -362,6 +363,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       }
     } resume{srv, env.task};
     env.send(jsonrpc::encode(jsonrpc::request{id, req.method, req.params}));
+    blocking_region waiting_for_the_client;
     auto deadline = std::chrono::steady_clock::now() + srv.options.client_request_timeout;
     while (fut.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
       bool gone;

@@ -57,7 +57,19 @@ void handler_pool::stop() {
   workers_.clear();
 }
 
+void handler_pool::enter_blocking() {
+  std::lock_guard lk(mu_);
+  --awake_;
+  if (!queue_.empty() && awake_ + wakes_ == 0) wake_one();
+}
+
+void handler_pool::leave_blocking() {
+  std::lock_guard lk(mu_);
+  ++awake_;
+}
+
 void handler_pool::work() {
+  set_thread_blocking_observer(this);
   std::unique_lock lk(mu_);
   for (;;) {
     while (!queue_.empty() && !stopping_) {

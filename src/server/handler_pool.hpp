@@ -8,12 +8,17 @@
 // client's answer): a watcher wakes one more worker whenever the oldest queued task
 // has waited longer than `patience`, so work never waits long behind a blocked
 // handler, and a queue that grows faster than one worker drains spreads over more.
+// A worker that waits inside a blocking_region (a gateway call to its upstream, a
+// 2025-era question to the client) counts as asleep meanwhile: queued work gets another
+// worker at once instead of after `patience`.
 // Threads (workers and the watcher) start when first needed, up to `threads`: a server
 // whose tools all run directly (or that is idle) keeps none, which saves their stacks
 // and start-up time.
 //
 // Thread-safety: post() and stop() may be called from any thread.
 #pragma once
+
+#include "plexus/core/blocking.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -26,7 +31,7 @@
 
 namespace plexus::server::detail {
 
-class handler_pool {
+class handler_pool : private blocking_observer {
  public:
   explicit handler_pool(std::size_t threads,
                         std::chrono::microseconds patience = std::chrono::microseconds(200));
@@ -46,6 +51,8 @@ class handler_pool {
   };
   void work();
   void watch();
+  void enter_blocking() override;
+  void leave_blocking() override;
   // Wakes one sleeping worker, or starts one while fewer than max_threads_ run. Called with
   // mu_ held.
   void wake_one();

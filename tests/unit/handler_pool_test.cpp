@@ -2,6 +2,8 @@
 // behind a blocked handler, and stops cleanly with work queued.
 #include "server/handler_pool.hpp"
 
+#include "plexus/core/blocking.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -72,4 +74,45 @@ TEST(HandlerPool, StopDropsQueuedWorkAndJoins) {
   }
   EXPECT_GE(ran.load(), 1);
   EXPECT_LE(ran.load(), 11);
+}
+
+TEST(HandlerPool, AWorkerThatSaysItBlocksIsReplacedAtOnce) {
+  // With a patience of 10 s the watcher would not help: only the blocking_region (as in a
+  // gateway call waiting for its upstream) lets the queued task run now.
+  handler_pool pool(4, std::chrono::microseconds(10'000'000));
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  std::promise<void> entered, quick;
+  pool.post([&, gate] {
+    plexus::blocking_region waiting;
+    entered.set_value();
+    gate.wait();
+  });
+  ASSERT_EQ(entered.get_future().wait_for(2s), std::future_status::ready);
+  auto t0 = std::chrono::steady_clock::now();
+  pool.post([&] { quick.set_value(); });
+  EXPECT_EQ(quick.get_future().wait_for(2s), std::future_status::ready);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 500ms);
+  release.set_value();
+}
+
+TEST(HandlerPool, BlockingRegionsNestAndDoNothingOffThePool) {
+  {
+    plexus::blocking_region outer;  // no observer on this thread: nothing happens
+    plexus::blocking_region inner;
+  }
+  handler_pool pool(2, std::chrono::microseconds(10'000'000));
+  std::promise<void> done;
+  pool.post([&] {
+    {
+      plexus::blocking_region outer;
+      plexus::blocking_region inner;  // reported once
+    }
+    done.set_value();
+  });
+  ASSERT_EQ(done.get_future().wait_for(2s), std::future_status::ready);
+  // The pool still counts its worker right: more work runs.
+  std::promise<void> again;
+  pool.post([&] { again.set_value(); });
+  EXPECT_EQ(again.get_future().wait_for(2s), std::future_status::ready);
 }
