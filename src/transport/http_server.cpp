@@ -564,6 +564,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
   }
 
+  static constexpr std::uint64_t large_body_read_bytes = 1024 * 1024;
+  static constexpr std::size_t small_buffer_bytes = 16 * 1024;
+
   // The answer to a request that could not be read, if it deserves one (then the
   // connection closes).
   static std::optional<std::pair<http::status, std::string>> read_refusal(beast::error_code ec,
@@ -599,7 +602,18 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
       parser.body_limit(opts.max_body_bytes);
       beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, as_tuple);
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple);
+      if (!ec && !parser.is_done()) {
+        // A flat buffer grows only as far as asked: a large body would be read 512 bytes
+        // per system call (64 KiB: ~130 reads). Room for it is made now and given back
+        // after the request, so idle connections and open streams stay small.
+        if (auto len = parser.content_length(); len && *len > buffer.capacity() - buffer.size())
+          buffer.reserve(buffer.size() + static_cast<std::size_t>(
+                                             std::min<std::uint64_t>(*len, large_body_read_bytes)));
+        auto [body_ec, body_n] = co_await http::async_read(stream, buffer, parser, as_tuple);
+        ec = body_ec;
+        n += body_n;
+      }
       auto t0 = std::chrono::steady_clock::now();
       if (ec) {
         if (auto refusal = read_refusal(ec, n)) {
@@ -636,6 +650,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       --in_flight;
       log_access(req.method_string(), req.target(), meter, t0, n, remote);
       if (!keep || !req.keep_alive() || stopping) break;
+      if (buffer.capacity() > small_buffer_bytes && buffer.size() == 0) buffer.shrink_to_fit();
     }
     beast::error_code ec;
     beast::get_lowest_layer(stream).socket().shutdown(net::socket_base::shutdown_both, ec);
