@@ -815,7 +815,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       in_flight[key] = env;
     }
     auto self = shared_from_this();
-    if (runs_direct(req)) {
+    if (auto tool = direct_tool(req)) {
       env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
       env->close_stream = [target = respond.target()] { target->disconnect(); };
       // Waiting here would stall the thread that reads the client's answer.
@@ -823,7 +823,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         return unexpected{jsonrpc::error{
             codes::internal_error, "a tool dispatched directly cannot wait for the client", {}}};
       };
-      execute(req, *env, respond);
+      execute(req, *env, respond, std::move(tool));
       leave_in_flight(key, env.get());
       return;
     }
@@ -847,16 +847,18 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     });
   }
 
-  // A tools/call of a tool registered with tool_dispatch::direct (and no task support):
-  // it runs on this thread instead of the handler pool.
-  bool runs_direct(const jsonrpc::request& req) const {
-    if (req.method != "tools/call" || decoding_bytes > direct_max_bytes) return false;
+  // The tool of a tools/call that runs on this thread instead of the handler pool (one
+  // registered with tool_dispatch::direct and no task support), or null. The entry is
+  // handed to call_tool, which does not look it up again.
+  std::shared_ptr<const tool_entry> direct_tool(const jsonrpc::request& req) const {
+    if (req.method != "tools/call" || decoding_bytes > direct_max_bytes) return nullptr;
     auto name = json::find_string(params_of(req), "name");
-    if (!name) return false;
+    if (!name) return nullptr;
     auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
-    if (!tool || tool->dispatch != tool_dispatch::direct) return false;
+    if (!tool || tool->dispatch != tool_dispatch::direct) return nullptr;
     auto support = tool->definition.task_support.value_or("forbidden");
-    return support != "optional" && support != "required";
+    if (support == "optional" || support == "required") return nullptr;
+    return tool;
   }
 
   // The request `env` serves is no longer in flight (done, or now a task).
@@ -870,7 +872,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     cv.notify_all();
   }
 
-  void execute(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond) {
+  // `known`: the tool of a tools/call when the caller already looked it up.
+  void execute(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond,
+               std::shared_ptr<const tool_entry> known = nullptr) {
     const json::object& params = params_of(req);
     // MRTR: a retry brings the answers so far (sealed) and new inputResponses.
     if (env.era == era::modern) {
@@ -906,7 +910,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     context ctx(env);
     try {
       if (req.method == "tools/call")
-        call_tool(req, env, ctx, respond);
+        call_tool(req, env, ctx, respond, std::move(known));
       else if (req.method == "resources/read")
         read_resource(req, env, ctx, respond);
       else if (req.method == "prompts/get")
@@ -957,14 +961,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   }
 
   void call_tool(const jsonrpc::request& req, detail::request_env& env, context& ctx,
-                 const respond_fn& respond) {
+                 const respond_fn& respond, std::shared_ptr<const tool_entry> tool) {
     const json::object& params = params_of(req);
     auto name = json::find_string(params, "name");
     if (!name) {
       respond(error_text(req.id, codes::invalid_params, "Invalid params: name is required"));
       return;
     }
-    auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
+    if (!tool)
+      tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
     if (!tool) {
       respond(error_text(req.id, codes::invalid_params, "Unknown tool: " + std::string(*name)));
       return;

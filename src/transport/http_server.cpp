@@ -715,10 +715,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   template <class Stream>
   awaitable<bool> write_chunk(Stream& stream, std::string_view data) {
-    beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-    auto [ec, n] = co_await net::async_write(stream, http::make_chunk(net::buffer(data)), as_tuple);
-    beast::get_lowest_layer(stream).expires_never();
-    co_return !ec;
+    std::string framed;
+    append_chunk(framed, data);
+    co_return co_await write_raw(stream, framed);
   }
 
   static std::string sse_event(std::string_view data, std::string_view id = {},
@@ -1145,7 +1144,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     rs->attach(wake->notifier());
     response_stream::batch first;
     for (;;) {
-      first = rs->resumable() ? rs->poll(0) : rs->poll(0);
+      first = rs->poll(0);
       if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
       co_await wake->wait(opts.keepalive_interval);
     }
