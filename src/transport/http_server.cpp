@@ -100,6 +100,20 @@ class wakeup : public std::enable_shared_from_this<wakeup> {
     // Cancelled means woken (perhaps by a notification already consumed): look again.
     co_return ec == net::error::operation_aborted;
   }
+  // The same for a callback: `done(true)` if notified. One wait at a time.
+  template <class F>
+  void async_wait(std::chrono::milliseconds timeout, F done) {
+    if (pending_.exchange(false)) {
+      net::post(timer_.get_executor(), [done = std::move(done)]() mutable { done(true); });
+      return;
+    }
+    timer_.expires_after(timeout);
+    timer_.async_wait(
+        [self = shared_from_this(), done = std::move(done)](beast::error_code ec) mutable {
+          self->pending_.store(false);
+          done(ec == net::error::operation_aborted);
+        });
+  }
 
  private:
   net::steady_timer timer_;
@@ -137,12 +151,40 @@ struct null_outbound : server::outbound {
   void send(std::string) override {}
 };
 
-// What the access log learns about one request while it is served.
+// An SSE response that goes on after its handler returned: the framed head (and what
+// follows it), then the events of `rs`. The connection writes it with callbacks once the
+// chain of handler coroutines has unwound, so an open stream (a listen stream or a GET
+// stream lasts hours) keeps none of their frames, nor its request or read buffer.
+struct sse_plan {
+  std::shared_ptr<response_stream> rs;
+  std::string pending;            // written first, with the first events
+  std::uint64_t after = 0;        // events up to this sequence number are already sent
+  bool with_ids = false;          // events carry `id:` (resumable streams)
+  bool cancel_on_close = false;   // the client leaving calls on_client_gone
+  bool allow_disconnect = false;  // SEP-1699: the engine may end the stream for a resume
+  bool keep_alive = false;        // the connection may serve another request after it
+  std::function<void()> on_client_gone;
+  std::function<void()> on_done;  // the handlers' clean-up, innermost first
+
+  void then(std::function<void()> f) {
+    if (on_done)
+      on_done = [a = std::move(on_done), b = std::move(f)] {
+        a();
+        b();
+      };
+    else
+      on_done = std::move(f);
+  }
+};
+
+// What the access log learns about one request while it is served, and the SSE
+// response a handler left to the connection (if any).
 struct request_meter {
   int status = 0;
   std::uint64_t bytes_out = 0;
   std::string mcp_method;
   std::string session_id;
+  std::optional<sse_plan> deferred;
 };
 
 // A stream that counts the bytes written through it (for the access log); every
@@ -587,15 +629,19 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     return std::nullopt;
   }
 
+  // `buffer`: bytes already read from the connection (after a pumped SSE response).
   template <class Stream>
-  awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, bool unix_peer) {
+  awaitable<void> serve(std::shared_ptr<impl> self, Stream stream, bool unix_peer,
+                        beast::flat_buffer buffer = beast::flat_buffer()) {
     ++connections;
     struct guard {
       impl* s;
-      ~guard() { --s->connections; }
+      bool armed = true;  // false: the connection went to an sse_pump, which counts it
+      ~guard() {
+        if (armed) --s->connections;
+      }
     } g{this};
     const std::string remote = remote_of(stream, unix_peer);
-    beast::flat_buffer buffer;
     for (;;) {
       if (stopping) break;
       http::request_parser<http::string_body> parser;
@@ -646,6 +692,26 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         keep = co_await handle(ms, req, unix_peer, remote);
       } catch (const std::exception& e) {
         spdlog::warn("http: request failed: {}", e.what());
+      }
+      if (meter.deferred) {
+        // The response goes on as a stream: the connection leaves this coroutine (and the
+        // handlers' frames, the request, the read buffer) for a small callback writer.
+        sse_plan plan = std::move(*meter.deferred);
+        meter.deferred.reset();
+        plan.keep_alive = plan.keep_alive && req.keep_alive();
+        pumped_request pr{std::string(req.method_string()),
+                          std::string(req.target()),
+                          remote,
+                          std::move(meter),
+                          t0,
+                          n,
+                          unix_peer,
+                          beast::flat_buffer()};
+        if (buffer.size() > 0) pr.buffer = std::move(buffer);
+        g.armed = false;
+        std::make_shared<sse_pump<Stream>>(self, std::move(stream), std::move(plan), std::move(pr))
+            ->start();
+        co_return;
       }
       --in_flight;
       log_access(req.method_string(), req.target(), meter, t0, n, remote);
@@ -713,13 +779,6 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     co_return !ec;
   }
 
-  template <class Stream>
-  awaitable<bool> write_chunk(Stream& stream, std::string_view data) {
-    std::string framed;
-    append_chunk(framed, data);
-    co_return co_await write_raw(stream, framed);
-  }
-
   static std::string sse_event(std::string_view data, std::string_view id = {},
                                std::string_view event = "message") {
     std::string out;
@@ -740,80 +799,153 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     return out;
   }
 
-  // Streams `rs` as server-sent events after the header was sent. Returns when
-  // the stream finished (true: connection reusable), the client went away, the
-  // handler asked to disconnect or the server stops.
+  // Leaves `plan` to the connection (serve()), which pumps it once the handlers return.
   template <class Stream>
-  awaitable<bool> pump_sse(Stream& stream, std::shared_ptr<response_stream> rs, std::uint64_t after,
-                           bool with_ids, bool cancel_on_close,
-                           const std::function<void()>& on_client_gone,
-                           bool allow_disconnect = false, std::string pending = {}) {
-    auto ex = co_await net::this_coro::executor;
-    auto wake = std::make_shared<wakeup>(ex);
-    rs->attach(wake->notifier());
-    // Watch for the client closing its end while nothing is being written.
-    auto gone = std::make_shared<std::atomic<bool>>(false);
-    auto& sock = beast::get_lowest_layer(stream).socket();
-    sock.async_wait(net::socket_base::wait_read, [&sock, gone, wake](beast::error_code ec) {
-      if (ec) return;
-      beast::error_code aec;
-      if (sock.available(aec) == 0) {
-        gone->store(true);
-        wake->notify();
-      }
-    });
-    bool reusable = false;
-    for (;;) {
-      auto b = rs->poll(after);
-      std::string out;
+  static void defer_sse(Stream& stream, sse_plan plan) {
+    stream.meter().deferred = std::move(plan);
+  }
+
+  // What serve() still owes a request whose response is pumped: its access-log line,
+  // and the connection itself afterwards.
+  struct pumped_request {
+    std::string method;
+    std::string target;
+    std::string remote;
+    request_meter meter;
+    std::chrono::steady_clock::time_point t0;
+    std::size_t bytes_in = 0;
+    bool unix_peer = false;
+    beast::flat_buffer buffer;  // bytes the client sent after the request (rarely any)
+  };
+
+  // Writes a deferred SSE response (sse_plan) as server-sent events, with callbacks on
+  // the connection's strand, until the stream finishes, the client goes away, the engine
+  // ends it for a resume (SEP-1699) or the server stops; then gives the connection back
+  // to serve() (keep-alive) or closes it. Only callbacks and this object stay alive
+  // between events: an idle stream costs a few hundred bytes here.
+  template <class Stream>
+  class sse_pump : public std::enable_shared_from_this<sse_pump<Stream>> {
+   public:
+    sse_pump(std::shared_ptr<impl> srv, Stream stream, sse_plan plan, pumped_request req)
+        : srv_(std::move(srv)),
+          stream_(std::move(stream)),
+          plan_(std::move(plan)),
+          req_(std::move(req)),
+          wake_(std::make_shared<wakeup>(stream_.get_executor())) {}
+
+    void start() {
+      plan_.rs->attach(wake_->notifier());
+      // Watch for the client closing its end while nothing is being written.
+      beast::get_lowest_layer(stream_).socket().async_wait(
+          net::socket_base::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+            if (ec || self->finished_) return;
+            beast::error_code aec;
+            if (beast::get_lowest_layer(self->stream_).socket().available(aec) == 0) {
+              self->gone_ = true;
+              self->wake_->notify();
+            }
+          });
+      step();
+    }
+
+   private:
+    // Takes what the stream has and writes it (what is pending first) in one write.
+    void step() {
+      auto b = plan_.rs->poll(plan_.after);
+      std::string events;
       bool final = false;
       for (auto& e : b.events) {
-        after = e.seq;
+        plan_.after = e.seq;
         if (e.data.empty() && e.final) {  // a stream closed without a last message
           final = true;
           break;
         }
-        out += sse_event(e.data, with_ids ? rs->id() + "-" + std::to_string(e.seq) : "");
+        events += sse_event(
+            e.data, plan_.with_ids ? plan_.rs->id() + "-" + std::to_string(e.seq) : std::string());
         if (e.final) {
           final = true;
           break;
         }
       }
-      // What the caller framed (the head, a priming event), these events and, when
-      // done, the last chunk go out in one write.
-      std::string wire = std::exchange(pending, std::string());
-      append_chunk(wire, out);
+      std::string wire = std::exchange(plan_.pending, std::string());
+      append_chunk(wire, events);
       if (final) wire += last_chunk;
-      if (!co_await write_raw(stream, wire)) gone->store(true);
-      if (final) {
-        reusable = !gone->load();
-        break;
-      }
-      if (gone->load() || b.overflowed || stopping) break;
-      // SEP-1699: close now, the client resumes with Last-Event-ID (2025-11-25 sessions;
-      // older clients do not resume, so their streams stay open).
-      if (b.disconnect && allow_disconnect) {
-        // End the body cleanly (a terminating chunk): an aborted body reads as an
-        // error to clients, a finished one as "resume later".
-        reusable = co_await write_raw(stream, last_chunk);
-        break;
-      }
-      bool woke = co_await wake->wait(opts.keepalive_interval);
-      if (!woke && !gone->load() && !co_await write_chunk(stream, ": keepalive\n\n"))
-        gone->store(true);
+      write(std::move(wire),
+            [this, final, overflowed = b.overflowed, disconnect = b.disconnect](bool ok) {
+              if (!ok) gone_ = true;
+              if (final) return finish(true);
+              if (gone_ || overflowed || srv_->stopping) return finish(false);
+              // SEP-1699: end the body cleanly (a terminating chunk): an aborted body reads as an
+              // error to clients, a finished one as "resume later". Older clients do not resume,
+              // so their streams stay open.
+              if (disconnect && plan_.allow_disconnect)
+                return write(std::string(last_chunk), [this](bool done) { finish(done); });
+              wait();
+            });
     }
-    rs->detach();
-    beast::error_code ec;
-    sock.cancel(ec);
-    if (gone->load() && cancel_on_close && on_client_gone) on_client_gone();
-    co_return reusable && !gone->load();
-  }
 
-  template <class Stream>
-  awaitable<bool> start_sse(Stream& stream, const request_t& req,
-                            std::vector<std::pair<std::string, std::string>> headers) {
-    co_return co_await write_raw(stream, sse_head(stream, req, std::move(headers)));
-  }
+    void wait() {
+      wake_->async_wait(srv_->opts.keepalive_interval,
+                        [self = this->shared_from_this()](bool woke) {
+                          if (woke || self->gone_) return self->step();
+                          std::string ping;
+                          append_chunk(ping, ": keepalive\n\n");
+                          self->write(std::move(ping), [s = self.get()](bool ok) {
+                            if (!ok) s->gone_ = true;
+                            s->step();
+                          });
+                        });
+    }
+
+    // `then(ok)` runs when the bytes are written (at once when there are none); the
+    // pending write keeps this object alive.
+    template <class F>
+    void write(std::string bytes, F then) {
+      if (bytes.empty()) return then(true);
+      out_ = std::move(bytes);
+      beast::get_lowest_layer(stream_).expires_after(srv_->opts.read_timeout);
+      net::async_write(stream_, net::buffer(out_),
+                       [self = this->shared_from_this(), then = std::move(then)](
+                           beast::error_code ec, std::size_t n) mutable {
+                         beast::get_lowest_layer(self->stream_).expires_never();
+                         self->req_.meter.bytes_out += n;
+                         self->out_ = std::string();
+                         then(!ec);
+                       });
+    }
+
+    // `complete`: the response ended properly, so the connection may carry another.
+    void finish(bool complete) {
+      finished_ = true;
+      plan_.rs->detach();
+      auto& lowest = beast::get_lowest_layer(stream_);
+      beast::error_code ec;
+      lowest.socket().cancel(ec);  // the close watch
+      if (gone_ && plan_.cancel_on_close && plan_.on_client_gone) plan_.on_client_gone();
+      if (plan_.on_done) plan_.on_done();
+      --srv_->in_flight;
+      srv_->log_access(req_.method, req_.target, req_.meter, req_.t0, req_.bytes_in, req_.remote);
+      if (complete && !gone_ && plan_.keep_alive && !srv_->stopping) {
+        auto ex = stream_.get_executor();
+        net::co_spawn(ex,
+                      srv_->serve(srv_, std::move(stream_), req_.unix_peer, std::move(req_.buffer)),
+                      net::detached);
+      } else {
+        lowest.socket().shutdown(net::socket_base::shutdown_both, ec);
+        lowest.close();
+      }
+      --srv_->connections;  // serve() counts it again when it carries on
+    }
+
+    std::shared_ptr<impl> srv_;
+    Stream stream_;
+    sse_plan plan_;
+    pumped_request req_;
+    std::shared_ptr<wakeup> wake_;
+    std::string out_;  // the bytes being written
+    bool gone_ = false;
+    bool finished_ = false;
+  };
 
   // The head of an SSE response, to be written with what follows it.
   template <class Stream>
@@ -1125,11 +1257,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     std::function<void()> on_gone = [conn = s.conn] { conn->close(); };
     bool keep =
         co_await answer(stream, req, std::move(s.rs), /*modern=*/true, headers_t{}, false, on_gone);
-    s.conn->close();
-    {
+    auto done = [this, conn = s.conn] {
+      conn->close();
       std::lock_guard lk(modern_mu);
-      modern_in_flight.erase(s.conn);
-    }
+      modern_in_flight.erase(conn);
+    };
+    if (auto& plan = stream.meter().deferred)
+      plan->then(std::move(done));
+    else
+      done();
     co_return keep;
   }
 
@@ -1181,9 +1317,16 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         co_return ok&& req.keep_alive();
       }
     }
-    bool reusable = co_await pump_sse(stream, rs, after, rs->resumable(), modern, on_client_gone,
-                                      false, std::move(pending));
-    co_return reusable&& req.keep_alive();
+    sse_plan plan;
+    plan.rs = rs;
+    plan.pending = std::move(pending);
+    plan.after = after;
+    plan.with_ids = rs->resumable();
+    plan.cancel_on_close = modern;
+    plan.keep_alive = req.keep_alive();
+    plan.on_client_gone = std::move(on_client_gone);
+    defer_sse(stream, std::move(plan));
+    co_return true;
   }
 
   // ---- legacy Streamable HTTP (2025-03-26 … 2025-11-25) -----------------------------
@@ -1253,8 +1396,14 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       std::lock_guard lk(session->mu);
       session->streams.erase(rs->id());
     }
-    --session->busy;
-    session->touch();
+    auto done = [session] {
+      --session->busy;
+      session->touch();
+    };
+    if (auto& plan = stream.meter().deferred)
+      plan->then(std::move(done));
+    else
+      done();
     co_return keep;
   }
 
@@ -1296,9 +1445,14 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       pending += last_chunk;
       co_return co_await write_raw(stream, pending) && req.keep_alive();
     }
-    bool reusable =
-        co_await pump_sse(stream, rs, 0, true, false, nullptr, priming_capable, std::move(pending));
-    co_return reusable&& req.keep_alive();
+    sse_plan plan;
+    plan.rs = rs;
+    plan.pending = std::move(pending);
+    plan.with_ids = true;
+    plan.allow_disconnect = priming_capable;
+    plan.keep_alive = req.keep_alive();
+    defer_sse(stream, std::move(plan));
+    co_return true;
   }
 
   static bool claims_modern_version(const request_t& req) {
@@ -1352,18 +1506,23 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                 "Conflict: only one GET stream per session");
     }
     ++session->busy;
-    headers_t sse_headers{{"Mcp-Session-Id", session->id}};
-    bool ok = co_await start_sse(stream, req, std::move(sse_headers));
-    if (ok && session->conn->protocol_version() == "2025-11-25") {
-      std::string prime = "id: " + rs->id() + "-" + std::to_string(after) +
-                          "\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
-      ok = co_await write_chunk(stream, prime);
-    }
-    bool reusable = ok && co_await pump_sse(stream, rs, after, true, false, nullptr,
-                                            session->conn->protocol_version() == "2025-11-25");
-    --session->busy;
-    session->touch();
-    co_return reusable&& req.keep_alive();
+    bool resumable = session->conn->protocol_version() == "2025-11-25";
+    sse_plan plan;
+    plan.pending = sse_head(stream, req, headers_t{{"Mcp-Session-Id", session->id}});
+    if (resumable)
+      append_chunk(plan.pending, "id: " + rs->id() + "-" + std::to_string(after) + "\nretry: " +
+                                     std::to_string(opts.sse_retry.count()) + "\ndata: \n\n");
+    plan.rs = std::move(rs);
+    plan.after = after;
+    plan.with_ids = true;
+    plan.allow_disconnect = resumable;
+    plan.keep_alive = req.keep_alive();
+    plan.on_done = [session] {
+      --session->busy;
+      session->touch();
+    };
+    defer_sse(stream, std::move(plan));
+    co_return true;
   }
 
   template <class Stream>
@@ -1392,13 +1551,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       co_return co_await reject(stream, req, http::status::service_unavailable, -32000,
                                 "Service Unavailable: too many sessions");
     ++session->busy;
-    bool ok = co_await start_sse(stream, req, headers_t{});
-    if (ok)
-      ok = co_await write_chunk(stream,
-                                sse_event("/messages?sessionId=" + session->id, "", "endpoint"));
-    if (ok) co_await pump_sse(stream, session->standalone, 0, false, false, nullptr);
-    --session->busy;
-    remove_session(session->id);  // the stream is the session
+    sse_plan plan;
+    plan.pending = sse_head(stream, req, headers_t{});
+    append_chunk(plan.pending, sse_event("/messages?sessionId=" + session->id, "", "endpoint"));
+    plan.rs = session->standalone;
+    plan.on_done = [this, session] {
+      --session->busy;
+      remove_session(session->id);  // the stream is the session
+    };
+    defer_sse(stream, std::move(plan));
     co_return false;
   }
 

@@ -1102,3 +1102,74 @@ TEST(HttpBadInput, ABusyLegacySessionDoesNotGrow) {
   long after = rss_kb(s.proc().pid());
   EXPECT_LT(after - before, 4096) << "RSS grew from " << before << " kB to " << after << " kB";
 }
+
+TEST(HttpBadInput, AStreamedAnswerLeavesTheConnectionUsable) {
+  // An SSE answer is written by a callback writer after the request's coroutines have
+  // returned; the connection then goes back to reading requests. The next request on it,
+  // sent after the stream or pipelined behind the streamed call, must be served.
+  server s({"--workers", "1"});
+  auto meta = modern_meta();
+  meta["progressToken"] = "p";
+  auto streamed =
+      post(s.port(), modern_headers("tools/call", "long_running_operation"),
+           modern_call(1, "long_running_operation", {{"duration", 0.1}, {"steps", 2}}, meta));
+  client c(s.port());
+  ASSERT_TRUE(c.connected());
+  for (int round = 0; round < 4; ++round) {
+    bool pipelined = round % 2 == 1;
+    auto echo = echo_request(s.port(), 2, "after " + std::to_string(round));
+    ASSERT_TRUE(c.send(pipelined ? streamed + echo : streamed));
+    auto head = c.read_head(5s);
+    ASSERT_TRUE(head) << "round " << round;
+    ASSERT_EQ(head->status, 200) << show(head);
+    ASSERT_EQ(head->header("content-type").value_or(""), "text/event-stream") << show(head);
+    int progress = 0;
+    std::optional<bj::value> result;
+    while (auto e = c.next_event(5s)) {
+      auto v = parse(e->data);
+      ASSERT_TRUE(v) << e->data;
+      if (v->as_object().contains("result"))
+        result = v;
+      else
+        ++progress;
+    }
+    EXPECT_TRUE(c.stream_ends(1s)) << "round " << round;
+    EXPECT_GE(progress, 1) << "round " << round;
+    ASSERT_TRUE(result) << "round " << round;
+    EXPECT_EQ(result->at("id"), 1);
+    if (!pipelined) {
+      ASSERT_TRUE(c.send(echo));
+    }
+    auto r = c.read_response(5s);
+    ASSERT_TRUE(r) << "round " << round << ": no answer on the same connection";
+    EXPECT_TRUE(is_echo(r, 2, "after " + std::to_string(round))) << show(r);
+  }
+}
+
+TEST(HttpBadInput, ClosingAStreamCancelsItsCallAndFreesTheConnection) {
+  // A client that leaves a modern SSE answer cancels the call (the engine sees it), and the
+  // server's count of connections goes down: --max-connections 2 would refuse otherwise.
+  server s({"--workers", "1", "--max-connections", "2"});
+  auto meta = modern_meta();
+  meta["progressToken"] = "p";
+  for (int i = 0; i < 6; ++i) {
+    // The server notices the previous client leaving a moment later: until then a new
+    // connection may be refused (closed at once), so try again for a while.
+    std::optional<client> c;
+    std::optional<response> head;
+    for (auto until = steady::now() + 5s; !head && steady::now() < until;) {
+      c.emplace(s.port());
+      c->send(
+          post(s.port(), modern_headers("tools/call", "long_running_operation"),
+               modern_call(i, "long_running_operation", {{"duration", 30}, {"steps", 300}}, meta)));
+      head = c->read_head(2s);
+      if (!head) std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_TRUE(head) << "stream " << i << " was refused: connections were not given back";
+    ASSERT_EQ(head->status, 200) << show(head);
+    // With one worker, this progress event means the previous call was cancelled.
+    ASSERT_TRUE(c->next_event(5s)) << "stream " << i;
+    c->close();
+  }
+  expect_serving(s, 2s);
+}
