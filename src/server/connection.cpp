@@ -4,6 +4,7 @@
 #include "plexus/core/blocking.hpp"
 #include "plexus/jsonrpc/message.hpp"
 #include "server/server_impl.hpp"
+#include "server/tool_wire.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
@@ -521,7 +522,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (env.cancelled) return;  // a cancelled request gets no answer
     if (env.era == era::modern) {
       if (!result.contains("resultType")) result["resultType"] = "complete";
-      json::object& meta = result["_meta"].emplace_object();
+      // The tool's own _meta stays (emplace_object() would empty it).
+      json::value& meta_value = result["_meta"];
+      if (!meta_value.is_object()) meta_value.emplace_object();
+      json::object& meta = meta_value.get_object();
       if (!meta.contains(protocol::meta::server_info))
         meta[protocol::meta::server_info] = srv.info_wire;
       bool complete = result["resultType"] == "complete";
@@ -1019,7 +1023,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                                       : "Tool " + tool->definition.name +
                                             " failed with an internal error");
     }
-    json::object wire = result.to_json();
+    json::object wire = detail::take_wire(std::move(result));
     if (env.era == era::legacy && !protocol::has_structured_output(env.version))
       wire.erase("structuredContent");
     finish_result(env, std::move(wire), false, respond);

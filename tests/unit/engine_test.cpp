@@ -474,3 +474,26 @@ TEST(EnginePagination, CursorsWalkTheWholeListAndRejectForgeries) {
   c.receive(modern_request(21, "prompts/list"));
   EXPECT_EQ(o->response(21)->at("error").at("code"), -32601);
 }
+
+TEST_F(EngineTest, ModernResultKeepsTheToolsOwnMeta) {
+  // The engine stamps serverInfo into a modern result's _meta; it used to replace the _meta
+  // the tool returned (value::emplace_object() empties what it finds).
+  protocol::tool t;
+  t.name = "with_meta";
+  t.description = "returns _meta";
+  t.input_schema = json::object{{"type", "object"}};
+  srv->add_tool(t, [](server::context&, const json::object&) {
+    auto r = server::tool_result::text("hi");
+    r.meta["example.com/trace"] = "abc";
+    return r;
+  });
+  conn->receive(
+      modern_request(7, "tools/call", {{"name", "with_meta"}, {"arguments", json::object{}}}));
+  auto r = result_of(7);
+  ASSERT_TRUE(r.contains("_meta")) << json::dump(r);
+  auto& meta = r.at("_meta").as_object();
+  EXPECT_EQ(meta.at("example.com/trace"), "abc") << json::dump(r);
+  EXPECT_EQ(meta.at("io.modelcontextprotocol/serverInfo").as_object().at("name"),
+            "plexus-everything");
+  wire_schema("2026-07-28").expect_valid("CallToolResult", r);
+}
