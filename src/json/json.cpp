@@ -1,4 +1,5 @@
 #include "plexus/json/json.hpp"
+#include "json/write.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -73,8 +74,6 @@ std::string_view type_name(const value& v) noexcept {
   return "unknown";
 }
 
-namespace {
-
 void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
@@ -128,6 +127,8 @@ void write_string(std::string& out, std::string_view s) {
   out.append(s.data() + start, s.size() - start);
   out += '"';
 }
+
+namespace {
 
 template <class T>
 void write_number(std::string& out, T n) {

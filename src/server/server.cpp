@@ -1,6 +1,7 @@
 #include "plexus/server/server.hpp"
 
 #include "server/server_impl.hpp"
+#include "server/tool_wire.hpp"
 
 #include <stdexcept>
 
@@ -256,10 +257,16 @@ tool_result& tool_result::add(json::object block) {
 }
 
 json::object tool_result::to_json() const {
-  json::object o{{"content", content}};
-  if (structured_content) o["structuredContent"] = *structured_content;
-  if (is_error) o["isError"] = true;
-  if (!meta.empty()) o["_meta"] = meta;
+  return detail::take_wire(tool_result(*this));
+}
+
+json::object detail::take_wire(tool_result&& r) {
+  json::object o;
+  o.reserve(4);
+  o.emplace("content", std::move(r.content));
+  if (r.structured_content) o.emplace("structuredContent", std::move(*r.structured_content));
+  if (r.is_error) o.emplace("isError", true);
+  if (!r.meta.empty()) o.emplace("_meta", std::move(r.meta));
   return o;
 }
 

@@ -98,6 +98,32 @@ TEST(JsonRpc, EncodesWithoutEmbeddedNewlines) {
   EXPECT_EQ(s.find('\r'), std::string::npos);
 }
 
+TEST(JsonRpc, EncodeWritesWhatToJsonDescribes) {
+  // encode() writes the envelope directly; it must say exactly what to_json() builds.
+  std::vector<rpc::message> all{
+      rpc::request{rpc::request_id{std::int64_t{7}}, "tools/call",
+                   json::object{{"name", "echo"}, {"arguments", json::object{{"t", "x"}}}}},
+      rpc::request{rpc::request_id{std::string("a\"b\\c\n")}, "ping", nullptr},
+      rpc::notification{"notifications/progress", json::object{{"progress", 0.5}}},
+      rpc::notification{"notifications/initialized", nullptr},
+      rpc::response{rpc::request_id{std::int64_t{-3}},
+                    json::object{{"content", json::array{json::object{{"text", "\u00e9"}}}}}},
+      rpc::response{rpc::request_id{std::string("id-1")}, json::object{}},
+      rpc::make_error(rpc::request_id{std::int64_t{1}}, -32602, "bad \"args\"",
+                      json::object{{"field", "x"}}),
+      rpc::make_error(std::nullopt, -32700, "Parse error"),
+  };
+  for (const auto& m : all) {
+    auto text = rpc::encode(m);
+    EXPECT_EQ(text, json::dump(rpc::to_json(m)));
+    auto back = rpc::decode(text);
+    if (!std::holds_alternative<rpc::error_response>(m)) {
+      ASSERT_EQ(back.messages.size(), 1u) << text;
+      EXPECT_EQ(json::dump(rpc::to_json(back.messages[0])), text);
+    }
+  }
+}
+
 TEST(JsonRpc, OfficialExamplesValidateAndRoundTrip) {
   namespace fs = std::filesystem;
   plexus::testing::wire_schema ws("2026-07-28");
