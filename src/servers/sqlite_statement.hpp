@@ -1,12 +1,15 @@
 // A prepared SQLite statement for the built-in servers that keep their state in SQLite
-// (memory, knowledge): bind, step, read columns; errors become std::runtime_error naming
-// the server. Thread-safety: one statement per thread, like the connection it came from.
+// (memory, knowledge, wallet): bind, step, read columns. A failed prepare or step throws
+// what the server's failure function makes of it: by default a std::runtime_error naming
+// the server; the wallet throws its typed ledger_error. Thread-safety: one statement per
+// thread, like the connection it came from.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -14,13 +17,23 @@
 
 namespace plexus::servers {
 
+// Throws for a failed SQLite call. `doing`: "preparing a statement", "running a statement".
+using sqlite_failure = void (*)(sqlite3* db, int rc, const char* doing, const char* who);
+
+[[noreturn]] inline void throw_sqlite_failure(sqlite3* db, int rc, const char* doing,
+                                              const char* who) {
+  throw std::runtime_error(std::string(who) + ": database error while " + doing + ": " +
+                           (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
 class sqlite_statement {
  public:
-  // `who` prefixes error messages ("memory: database error: ...").
-  sqlite_statement(sqlite3* db, const char* sql, const char* who) : db_(db), who_(who) {
-    if (sqlite3_prepare_v2(db, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw std::runtime_error(std::string(who_) +
-                               ": cannot prepare statement: " + sqlite3_errmsg(db));
+  // `who` names the server in error messages ("memory: database error while ...").
+  sqlite_statement(sqlite3* db, const char* sql, const char* who,
+                   sqlite_failure fail = throw_sqlite_failure)
+      : db_(db), who_(who), fail_(fail) {
+    if (int rc = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr); rc != SQLITE_OK)
+      failed(rc, "preparing a statement");
   }
   ~sqlite_statement() { sqlite3_finalize(st_); }
   sqlite_statement(const sqlite_statement&) = delete;
@@ -30,8 +43,16 @@ class sqlite_statement {
     sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
     return *this;
   }
+  sqlite_statement& bind(int i, const std::string& s) { return bind(i, std::string_view(s)); }
+  sqlite_statement& bind(int i, const char* s) { return bind(i, std::string_view(s)); }
   sqlite_statement& bind(int i, std::int64_t v) {
     sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  // NULL when absent.
+  sqlite_statement& bind(int i, const std::optional<std::string>& s) {
+    if (s) return bind(i, std::string_view(*s));
+    sqlite3_bind_null(st_, i);
     return *this;
   }
   sqlite_statement& bind_blob(int i, const void* p, std::size_t n) {
@@ -43,11 +64,12 @@ class sqlite_statement {
     int rc = sqlite3_step(st_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
-    throw std::runtime_error(std::string(who_) + ": database error: " + sqlite3_errmsg(db_));
+    failed(rc, "running a statement");
   }
-  // One step, then ready to be bound again.
+  // Runs to completion, then ready to be bound again.
   void run() {
-    step();
+    while (step()) {
+    }
     reset();
   }
   void reset() {
@@ -55,11 +77,16 @@ class sqlite_statement {
     sqlite3_clear_bindings(st_);
   }
   std::int64_t integer(int col) { return sqlite3_column_int64(st_, col); }
+  bool is_null(int col) { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
   double real(int col) { return sqlite3_column_double(st_, col); }
   std::string text(int col) {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
              : std::string();
+  }
+  std::optional<std::string> optional_text(int col) {
+    if (is_null(col)) return std::nullopt;
+    return text(col);
   }
   // A blob of packed floats (an embedding).
   std::vector<float> floats(int col) {
@@ -71,8 +98,14 @@ class sqlite_statement {
   }
 
  private:
+  [[noreturn]] void failed(int rc, const char* doing) {
+    fail_(db_, rc, doing, who_);
+    throw std::logic_error("sqlite_statement: the failure function returned");
+  }
+
   sqlite3* db_;
   const char* who_;
+  sqlite_failure fail_;
   sqlite3_stmt* st_ = nullptr;
 };
 

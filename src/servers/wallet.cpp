@@ -3,6 +3,7 @@
 #include "plexus/core/base64.hpp"
 #include "plexus/json/json.hpp"
 #include "plexus/server/typed_tool.hpp"
+#include "servers/sqlite_statement.hpp"
 
 #include <sqlite3.h>
 #include <boost/describe.hpp>
@@ -131,60 +132,13 @@ namespace {
                      "wallet: database error while " + std::string(doing) + ": " + msg);
 }
 
-class statement {
- public:
-  statement(sqlite3* db, const char* sql) : db_(db) {
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st_, nullptr);
-    if (rc != SQLITE_OK) storage_failure(db, rc, "preparing a statement");
-  }
-  ~statement() { sqlite3_finalize(st_); }
-  statement(const statement&) = delete;
-  statement& operator=(const statement&) = delete;
+[[noreturn]] void statement_failure(sqlite3* db, int rc, const char* doing, const char*) {
+  storage_failure(db, rc, doing);
+}
 
-  statement& bind(int i, std::string_view s) {
-    sqlite3_bind_text(st_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  statement& bind(int i, const std::string& s) { return bind(i, std::string_view(s)); }
-  statement& bind(int i, const char* s) { return bind(i, std::string_view(s)); }
-  statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(st_, i, v);
-    return *this;
-  }
-  statement& bind(int i, const std::optional<std::string>& s) {
-    if (s) return bind(i, std::string_view(*s));
-    sqlite3_bind_null(st_, i);
-    return *this;
-  }
-  // True when a row is available.
-  bool step() {
-    int rc = sqlite3_step(st_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    storage_failure(db_, rc, "running a statement");
-  }
-  // Runs to completion and resets, ready to be bound again.
-  void run() {
-    while (step()) {
-    }
-    sqlite3_reset(st_);
-    sqlite3_clear_bindings(st_);
-  }
-  std::int64_t integer(int col) { return sqlite3_column_int64(st_, col); }
-  bool is_null(int col) { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
-  std::string text(int col) {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_text(st_, col));
-    return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
-             : std::string();
-  }
-  std::optional<std::string> optional_text(int col) {
-    if (is_null(col)) return std::nullopt;
-    return text(col);
-  }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* st_ = nullptr;
+struct statement : sqlite_statement {
+  statement(sqlite3* db, const char* sql)
+      : sqlite_statement(db, sql, "wallet", statement_failure) {}
 };
 
 void exec(sqlite3* db, const char* sql) {
