@@ -37,8 +37,14 @@ error_response make_error(std::optional<request_id> id, int code, std::string me
 }
 
 std::variant<message, error_response> from_json(const json::value& v) {
+  return from_json(json::value(v));
+}
+
+// Takes params, result and error data out of `v`: a copy of a decoded body cost an
+// allocation per value in it, and the whole text of a large argument.
+std::variant<message, error_response> from_json(json::value&& v) {
   if (!v.is_object()) return invalid(std::nullopt, "a message must be a JSON object");
-  const json::object& o = v.get_object();
+  json::object& o = v.get_object();
 
   std::optional<request_id> id;
   bool has_id = false;
@@ -57,7 +63,7 @@ std::variant<message, error_response> from_json(const json::value& v) {
     if (auto p = o.find("params"); p != o.end()) {
       if (!p->value().is_object() && !p->value().is_array())
         return invalid(id, "\"params\" must be an object or an array");
-      params = p->value();
+      params = std::move(p->value());
     }
     if (!has_id) return notification{std::move(method), std::move(params)};
     if (!id) return invalid(std::nullopt, "\"id\" must be a string or an integer, never null");
@@ -68,16 +74,16 @@ std::variant<message, error_response> from_json(const json::value& v) {
   auto error_it = o.find("error");
   if (result_it != o.end() && error_it == o.end()) {
     if (!id) return invalid(std::nullopt, "a response needs a string or integer \"id\"");
-    return response{std::move(*id), result_it->value()};
+    return response{std::move(*id), std::move(result_it->value())};
   }
   if (error_it != o.end() && result_it == o.end()) {
     if (!error_it->value().is_object()) return invalid(id, "\"error\" must be an object");
-    const json::object& e = error_it->value().get_object();
+    json::object& e = error_it->value().get_object();
     auto code = json::find_int(e, "code");
     auto msg = json::find_string(e, "message");
     if (!code || !msg) return invalid(id, "\"error\" needs an integer code and a string message");
     error err{static_cast<int>(*code), std::string(*msg), std::nullopt};
-    if (auto d = e.find("data"); d != e.end()) err.data = d->value();
+    if (auto d = e.find("data"); d != e.end()) err.data = std::move(d->value());
     // An error response may carry a null id (its request was unreadable). It is a
     // message from the peer, not an error of ours to answer.
     return message{error_response{std::move(id), std::move(err)}};
@@ -96,8 +102,8 @@ decoded decode(std::string_view text, const decode_options& opts) {
         make_error(std::nullopt, codes::parse_error, "Parse error: " + ec.message()));
     return out;
   }
-  auto take = [&](const json::value& item) {
-    auto r = from_json(item);
+  auto take = [&](json::value& item) {
+    auto r = from_json(std::move(item));
     if (auto* m = std::get_if<message>(&r))
       out.messages.push_back(std::move(*m));
     else
@@ -110,13 +116,13 @@ decoded decode(std::string_view text, const decode_options& opts) {
           invalid(std::nullopt, "batches are not supported in this protocol version"));
       return out;
     }
-    const auto& arr = v.get_array();
+    auto& arr = v.get_array();
     if (arr.empty()) {
       out.errors.push_back(invalid(std::nullopt, "an empty batch"));
       return out;
     }
     out.batch = true;
-    for (const auto& item : arr) take(item);
+    for (auto& item : arr) take(item);
     return out;
   }
   take(v);

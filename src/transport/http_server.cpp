@@ -1234,7 +1234,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         esrv, std::make_shared<null_outbound>(), server::connection_options{opts.max_body_bytes});
     out.rs = std::make_shared<response_stream>("", false, opts.max_stream_events);
     jsonrpc::decoded d;
-    auto parsed = jsonrpc::from_json(body);
+    auto parsed = jsonrpc::from_json(std::move(body));
     if (auto* m = std::get_if<jsonrpc::message>(&parsed))
       d.messages.push_back(std::move(*m));
     else

@@ -124,6 +124,28 @@ TEST(JsonRpc, EncodeWritesWhatToJsonDescribes) {
   }
 }
 
+TEST(JsonRpc, FromJsonMovesOrCopiesAsAsked) {
+  // from_json(value&&) takes params, results and error data out of the value; the const&
+  // form leaves its input whole. Both read the same message.
+  json::value request = boost::json::parse(
+      R"({"jsonrpc":"2.0","id":"r1","method":"tools/call","params":{"name":"echo","arguments":{"text":"long enough not to fit in place"}}})");
+  json::value response = boost::json::parse(
+      R"({"jsonrpc":"2.0","id":4,"result":{"content":[{"type":"text","text":"x"}]}})");
+  json::value failure = boost::json::parse(
+      R"({"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"bad","data":{"why":"y"}}})");
+  for (auto* v : {&request, &response, &failure}) {
+    const json::value before = *v;
+    auto copied = rpc::from_json(static_cast<const json::value&>(*v));
+    EXPECT_EQ(*v, before) << "the const& form changed its input";
+    auto moved = rpc::from_json(std::move(*v));
+    ASSERT_TRUE(std::holds_alternative<rpc::message>(copied));
+    ASSERT_TRUE(std::holds_alternative<rpc::message>(moved));
+    EXPECT_EQ(rpc::encode(std::get<rpc::message>(moved)),
+              rpc::encode(std::get<rpc::message>(copied)));
+    EXPECT_EQ(rpc::encode(std::get<rpc::message>(moved)), json::dump(before));
+  }
+}
+
 TEST(JsonRpc, OfficialExamplesValidateAndRoundTrip) {
   namespace fs = std::filesystem;
   plexus::testing::wire_schema ws("2026-07-28");

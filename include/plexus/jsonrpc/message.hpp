@@ -79,6 +79,8 @@ struct decode_options {
 decoded decode(std::string_view text, const decode_options& opts = {});
 // Interprets an already parsed JSON value as one message, or the error response for it.
 std::variant<message, error_response> from_json(const json::value& v);
+// The same, moving params, result and error data out of `v` instead of copying them.
+std::variant<message, error_response> from_json(json::value&& v);
 
 json::value to_json(const message& m);
 std::string encode(const message& m);
