@@ -308,8 +308,9 @@ if rs:
                   "Each: its own connection, a 2026-07-28 POST `subscriptions/listen` "
                   "(`MCP-Protocol-Version`, `Mcp-Method` headers, tools/prompts/resources "
                   "list-changed filter), read up to the acknowledgement, then kept open. "
-                  "Plexus accepts at most 10,000 connections at once (built in, no flag), so "
-                  "10,000 streams is its ceiling. \"RSS closed\" = after every stream was closed "
+                  "Plexus accepts at most `--max-connections` connections at once (default "
+                  "10,000; `bench/run` raises it when more streams are asked for). "
+                  "\"RSS closed\" = after every stream was closed "
                   "again (memory returned to the system or not).", "",
                   "| impl | streams | errors | RSS before MB | RSS after MB | per stream | "
                   "RSS closed MB | open p50 (ms) |", "|---|---:|---:|---:|---:|---:|---:|---:|"] + \
