@@ -2,6 +2,9 @@
 #include "json/write.hpp"
 
 #include <charconv>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <cmath>
 #include <cstring>
 
@@ -80,8 +83,27 @@ void write_string(std::string& out, std::string_view s) {
   out.reserve(out.size() + s.size() + 1);
   std::size_t start = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    // Most text needs no escaping: skip 8 bytes at a time while none of them is a
-    // control character, '"' or '\\' (64 KiB payloads spent 16% of a call here).
+    // Most text needs no escaping: skip 16 (SSE2), then 8 bytes at a time while none of
+    // them is a control character, '"' or '\\' (a 64 KiB echo over HTTP spent 10% of the
+    // server's time here with 8-byte steps).
+#if defined(__SSE2__)
+    {
+      const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
+      const __m128i below_space = _mm_set1_epi8(0x1f);
+      while (i + 16 <= s.size()) {
+        __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+        // Unsigned v <= 0x1f exactly when max(v, 0x1f) == 0x1f.
+        __m128i special =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                         _mm_cmpeq_epi8(_mm_max_epu8(v, below_space), below_space));
+        if (int mask = _mm_movemask_epi8(special)) {
+          i += static_cast<std::size_t>(__builtin_ctz(static_cast<unsigned>(mask)));
+          break;
+        }
+        i += 16;
+      }
+    }
+#endif
     while (i + 8 <= s.size()) {
       std::uint64_t w;
       std::memcpy(&w, s.data() + i, 8);

@@ -104,3 +104,44 @@ TEST(JsonParse, StringsWithEscapesRoundTripAtEveryAlignment) {
       ASSERT_GE(static_cast<unsigned char>(c), 0x20) << dumped;
   }
 }
+
+TEST(JsonParse, OneSpecialCharacterAtEveryPositionOfLongText) {
+  // The writer skips 16 and 8 bytes at a time while nothing needs escaping: a quote,
+  // backslash or control character must be found wherever it falls, and bytes of 0x80 and
+  // above (UTF-8) or 0x7f must never be taken for control characters.
+  auto reference = [](const std::string& s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out = "\"";
+    for (unsigned char c : s) {
+      if (c == '"')
+        out += "\\\"";
+      else if (c == '\\')
+        out += "\\\\";
+      else if (c == '\n')
+        out += "\\n";
+      else if (c == '\r')
+        out += "\\r";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\b')
+        out += "\\b";
+      else if (c == '\f')
+        out += "\\f";
+      else if (c < 0x20)
+        out += std::string("\\u00") + hex[c >> 4] + hex[c & 15];
+      else
+        out += static_cast<char>(c);
+    }
+    return out + "\"";
+  };
+  const std::string base =
+      "The quick brown fox \xc3\xa9\xe2\x82\xac jumps over the lazy dog \x7f 0123456789";
+  for (char special : {'"', '\\', '\n', '\x01', '\x1f', '\0'}) {
+    for (std::size_t at = 0; at <= base.size(); ++at) {
+      std::string text = base;
+      text.insert(at, 1, special);
+      EXPECT_EQ(json::dump(json::value(json::string(text))), reference(text))
+          << "special " << static_cast<int>(special) << " at " << at;
+    }
+  }
+}
