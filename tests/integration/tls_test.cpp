@@ -96,3 +96,32 @@ TEST(Tls, MutualTlsRequiresAClientCertificate) {
   EXPECT_EQ(r->at("content").at(0).at("text"), "5");
   EXPECT_TRUE(srv.alive());
 }
+
+TEST(Tls, AStreamedAnswerAndTheCallsAfterIt) {
+  // A call with progress is answered as an SSE stream, written over the TLS stream by the
+  // connection's callback writer after the request's coroutines returned; the connection
+  // then reads requests again. Calls after it must work, again and again.
+  test_pki pki;
+  plexus_http_process srv(
+      {"--tls-cert", pki.path("server.crt"), "--tls-key", pki.path("server.key")});
+  http_transport_options o;
+  o.ca_file = pki.path("ca.crt");
+  auto c = client::client::connect(make_http_transport(https_url(srv), o), {});
+  ASSERT_TRUE(c) << c.error().describe();
+  for (int i = 0; i < 3; ++i) {
+    int progress = 0;
+    request_options ro;
+    ro.on_progress = [&progress](const json::object&) { ++progress; };
+    auto r =
+        (*c)->request("tools/call",
+                      json::object{{"name", "long_running_operation"},
+                                   {"arguments", json::object{{"duration", 0.1}, {"steps", 2}}}},
+                      ro);
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_GE(progress, 1) << "round " << i;
+    auto text = "after " + std::to_string(i);
+    auto e = (*c)->call_tool("echo", {{"text", text}});
+    ASSERT_TRUE(e) << e.error().describe();
+    EXPECT_EQ(e->at("content").at(0).at("text"), json::value(text));
+  }
+}
