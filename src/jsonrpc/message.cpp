@@ -178,16 +178,11 @@ std::string encode(const message& m) {
   std::visit(
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, request>) {
-          out += R"(,"id":)";
-          write_id(out, x.id);
-          out += R"(,"method":)";
-          json::write_string(out, x.method);
-          if (!x.params.is_null()) {
-            out += R"(,"params":)";
-            json::write(out, x.params);
+        if constexpr (std::is_same_v<T, request> || std::is_same_v<T, notification>) {
+          if constexpr (std::is_same_v<T, request>) {
+            out += R"(,"id":)";
+            write_id(out, x.id);
           }
-        } else if constexpr (std::is_same_v<T, notification>) {
           out += R"(,"method":)";
           json::write_string(out, x.method);
           if (!x.params.is_null()) {

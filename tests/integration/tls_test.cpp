@@ -52,15 +52,21 @@ std::string https_url(const plexus_http_process& s) {
   return "https://localhost:" + std::to_string(s.port()) + "/mcp";
 }
 
+// A client of `srv` that trusts the test CA.
+result<std::unique_ptr<client::client>> trusting_client(const test_pki& pki,
+                                                        const plexus_http_process& srv) {
+  http_transport_options o;
+  o.ca_file = pki.path("ca.crt");
+  return client::client::connect(make_http_transport(https_url(srv), o), {});
+}
+
 }  // namespace
 
 TEST(Tls, HttpsWithAPrivateCa) {
   test_pki pki;
   plexus_http_process srv(
       {"--tls-cert", pki.path("server.crt"), "--tls-key", pki.path("server.key")});
-  http_transport_options o;
-  o.ca_file = pki.path("ca.crt");
-  auto c = client::client::connect(make_http_transport(https_url(srv), o), {});
+  auto c = trusting_client(pki, srv);
   ASSERT_TRUE(c) << c.error().describe();
   EXPECT_EQ((*c)->era(), protocol::era::modern);
   auto r = (*c)->call_tool("echo", {{"text", "over tls"}});
@@ -104,9 +110,7 @@ TEST(Tls, AStreamedAnswerAndTheCallsAfterIt) {
   test_pki pki;
   plexus_http_process srv(
       {"--tls-cert", pki.path("server.crt"), "--tls-key", pki.path("server.key")});
-  http_transport_options o;
-  o.ca_file = pki.path("ca.crt");
-  auto c = client::client::connect(make_http_transport(https_url(srv), o), {});
+  auto c = trusting_client(pki, srv);
   ASSERT_TRUE(c) << c.error().describe();
   for (int i = 0; i < 3; ++i) {
     int progress = 0;
