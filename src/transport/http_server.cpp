@@ -162,7 +162,7 @@ struct sse_plan {
   bool with_ids = false;          // events carry `id:` (resumable streams)
   bool cancel_on_close = false;   // the client leaving calls on_client_gone
   bool allow_disconnect = false;  // SEP-1699: the engine may end the stream for a resume
-  bool keep_alive = false;        // the connection may serve another request after it
+  bool keep_alive = true;  // false: close the connection after it (serve() also asks the request)
   std::function<void()> on_client_gone;
   std::function<void()> on_done;  // the handlers' clean-up, innermost first
 
@@ -805,6 +805,21 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     stream.meter().deferred = std::move(plan);
   }
 
+  // Runs a handler's clean-up now, or when the SSE response it deferred has ended.
+  template <class Stream>
+  static void when_answered(Stream& stream, std::function<void()> clean_up) {
+    if (auto& plan = stream.meter().deferred)
+      plan->then(std::move(clean_up));
+    else
+      clean_up();
+  }
+
+  // SEP-1699: an event id and a retry hint, first on a resumable stream.
+  std::string priming_event(const response_stream& rs, std::uint64_t seq) const {
+    return "id: " + rs.id() + "-" + std::to_string(seq) +
+           "\nretry: " + std::to_string(opts.sse_retry.count()) + "\ndata: \n\n";
+  }
+
   // What serve() still owes a request whose response is pumped: its access-log line,
   // and the connection itself afterwards.
   struct pumped_request {
@@ -1257,15 +1272,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     std::function<void()> on_gone = [conn = s.conn] { conn->close(); };
     bool keep =
         co_await answer(stream, req, std::move(s.rs), /*modern=*/true, headers_t{}, false, on_gone);
-    auto done = [this, conn = s.conn] {
+    when_answered(stream, [this, conn = s.conn] {
       conn->close();
       std::lock_guard lk(modern_mu);
       modern_in_flight.erase(conn);
-    };
-    if (auto& plan = stream.meter().deferred)
-      plan->then(std::move(done));
-    else
-      done();
+    });
     co_return keep;
   }
 
@@ -1296,11 +1307,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
     std::string pending = sse_head(stream, req, std::move(headers));
     std::uint64_t after = 0;
-    if (priming) {
-      // SEP-1699: an event id and a retry hint before anything else.
-      append_chunk(pending, "id: " + rs->id() + "-0\nretry: " +
-                                std::to_string(opts.sse_retry.count()) + "\ndata: \n\n");
-    }
+    if (priming) append_chunk(pending, priming_event(*rs, 0));
     if (!rs->resumable()) {
       // The events polled above were taken from the queue: they go first.
       std::string out;
@@ -1323,7 +1330,6 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     plan.after = after;
     plan.with_ids = rs->resumable();
     plan.cancel_on_close = modern;
-    plan.keep_alive = req.keep_alive();
     plan.on_client_gone = std::move(on_client_gone);
     defer_sse(stream, std::move(plan));
     co_return true;
@@ -1396,14 +1402,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       std::lock_guard lk(session->mu);
       session->streams.erase(rs->id());
     }
-    auto done = [session] {
+    when_answered(stream, [session] {
       --session->busy;
       session->touch();
-    };
-    if (auto& plan = stream.meter().deferred)
-      plan->then(std::move(done));
-    else
-      done();
+    });
     co_return keep;
   }
 
@@ -1435,10 +1437,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     }
     streamed = true;
     std::string pending = sse_head(stream, req, std::move(headers));
-    if (priming_capable) {
-      append_chunk(pending, "id: " + rs->id() + "-0\nretry: " +
-                                std::to_string(opts.sse_retry.count()) + "\ndata: \n\n");
-    }
+    if (priming_capable) append_chunk(pending, priming_event(*rs, 0));
     // SEP-1699: the handler asked to close the stream; everything after the
     // priming event waits in the stream for a GET with Last-Event-ID.
     if (first.disconnect && priming_capable) {
@@ -1450,7 +1449,6 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     plan.pending = std::move(pending);
     plan.with_ids = true;
     plan.allow_disconnect = priming_capable;
-    plan.keep_alive = req.keep_alive();
     defer_sse(stream, std::move(plan));
     co_return true;
   }
@@ -1509,14 +1507,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     bool resumable = session->conn->protocol_version() == "2025-11-25";
     sse_plan plan;
     plan.pending = sse_head(stream, req, headers_t{{"Mcp-Session-Id", session->id}});
-    if (resumable)
-      append_chunk(plan.pending, "id: " + rs->id() + "-" + std::to_string(after) + "\nretry: " +
-                                     std::to_string(opts.sse_retry.count()) + "\ndata: \n\n");
+    if (resumable) append_chunk(plan.pending, priming_event(*rs, after));
     plan.rs = std::move(rs);
     plan.after = after;
     plan.with_ids = true;
     plan.allow_disconnect = resumable;
-    plan.keep_alive = req.keep_alive();
     plan.on_done = [session] {
       --session->busy;
       session->touch();
@@ -1555,6 +1550,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     plan.pending = sse_head(stream, req, headers_t{});
     append_chunk(plan.pending, sse_event("/messages?sessionId=" + session->id, "", "endpoint"));
     plan.rs = session->standalone;
+    plan.keep_alive = false;  // the stream is the session: it ends with the connection
     plan.on_done = [this, session] {
       --session->busy;
       remove_session(session->id);  // the stream is the session
