@@ -57,6 +57,16 @@ struct pending {
   std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
   std::function<void(const json::object&)> on_progress;
   std::function<void(const json::object&)> on_log;
+  // request_async: its answer goes to `done`; whoever takes it out of `waiting`
+  // (answer, time-out, cancel, closure) calls `done`, once. `armed` (under
+  // client::impl::mu) once sent: before that, only an answer can end it.
+  std::function<void(result<json::object>)> done;
+  std::string method;
+  std::int64_t id = 0;
+  std::chrono::steady_clock::time_point started;
+  std::chrono::milliseconds timeout{};
+  std::shared_ptr<cancellation> cancel;
+  bool armed = false;
 };
 
 error make_error(error::kind_t kind, std::string message) {
@@ -89,6 +99,15 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   std::string closed_why;
   std::vector<std::thread> handler_threads;
   std::vector<std::thread::id> finished_handlers;  // joined by the next answer_server_request
+  // request_async: those in flight (also in `waiting`), and the thread that times them
+  // out and polls their cancellation (started with the first one).
+  std::map<std::string, std::shared_ptr<pending>> async_waiting;
+  std::thread watchdog;
+  std::condition_variable watchdog_cv;
+  bool watchdog_stop = false;
+  // Asleep until a request comes: it ticks every 50 ms while any is in flight, and only
+  // a request that finds it asleep wakes it (not every request, when one at a time).
+  bool watchdog_idle = false;
 
   // ---- inbound -------------------------------------------------------------
 
@@ -105,9 +124,15 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       std::shared_ptr<pending> p;
       {
         std::lock_guard lk(mu);
-        auto it = waiting.find(json::dump(id_it->value()));
+        std::string key = json::dump(id_it->value());
+        auto it = waiting.find(key);
         if (it == waiting.end()) return;  // late answer to a cancelled request
         p = it->second;
+        if (p->done) forget(key);
+      }
+      if (p->done) {
+        p->done(async_result(o));
+        return;
       }
       std::lock_guard lk(p->mu);
       p->answer = o;
@@ -307,9 +332,29 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       if (closed) return;
       closed = true;
       closed_why = why;
-      for (auto& [k, p] : waiting) all.push_back(p);
+      for (auto it = waiting.begin(); it != waiting.end();) {
+        auto p = it->second;
+        if (p->done && !p->armed) {  // request_async sees the closure once it has sent
+          ++it;
+          continue;
+        }
+        all.push_back(p);
+        if (!p->done) {
+          ++it;
+          continue;
+        }
+        async_waiting.erase(it->first);
+        routed.erase(it->first);
+        by_progress_token.erase(it->first);
+        it = waiting.erase(it);
+      }
     }
-    for (auto& p : all) p->cv.notify_all();
+    for (auto& p : all) {
+      if (p->done)
+        p->done(unexpected{make_error(error::closed, why)});
+      else
+        p->cv.notify_all();
+    }
     if (opts.on_closed) opts.on_closed(why);
   }
 
@@ -444,6 +489,11 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     json::object answer = std::move(*p->answer);
     lk.unlock();
     cleanup();
+    return to_result(answer);
+  }
+
+  // A response message as a result: its result object, or its error.
+  static result<json::object> to_result(const json::object& answer) {
     if (auto e = json::find_object(answer, "error")) {
       error err;
       err.kind = error::protocol;
@@ -467,6 +517,137 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     if (r == answer.end() || !r->value().is_object())
       return unexpected{make_error(error::invalid_response, "the result is not an object")};
     return r->value().get_object();
+  }
+
+  // The result of an asynchronous request from its response: what request() returns,
+  // except that the server's questions are not answered (see client::request_async).
+  result<json::object> async_result(const json::object& answer) {
+    auto r = to_result(answer);
+    if (!r) return r;
+    auto rt = json::find_string(*r, "resultType");
+    if (!rt || *rt == "complete" || *rt == "task") return r;
+    if (*rt != "input_required" || era != protocol::era::modern)
+      return unexpected{
+          make_error(error::invalid_response, "unknown resultType \"" + std::string(*rt) + "\"")};
+    // As request() would with no handlers: the first question it cannot answer.
+    if (auto reqs = json::find_object(*r, "inputRequests")) {
+      auto responses = fulfil(*reqs, input_handlers{});
+      if (!responses) return unexpected{responses.error()};
+    }
+    return unexpected{make_error(error::invalid_response,
+                                 "the server asked for input, which an asynchronous request "
+                                 "does not give")};
+  }
+
+  // Takes request `key` out of every table (under mu).
+  void forget(const std::string& key) {
+    waiting.erase(key);
+    async_waiting.erase(key);
+    routed.erase(key);
+    by_progress_token.erase(key);
+  }
+
+  bool request_async(const std::string& method, json::object params, const request_options& ro,
+                     std::function<void(result<json::object>)> done) {
+    add_envelope(params, ro);
+    auto p = std::make_shared<pending>();
+    p->on_progress = ro.on_progress;
+    p->on_log = ro.on_log;
+    p->done = std::move(done);
+    p->method = method;
+    p->cancel = ro.cancel;
+    p->timeout = ro.timeout.value_or(opts.request_timeout);
+    p->started = std::chrono::steady_clock::now();
+    std::string key;
+    {
+      std::lock_guard lk(mu);
+      if (closed) return false;
+      p->id = next_id++;
+      key = json::dump(json::value(p->id));
+      waiting[key] = p;
+      async_waiting[key] = p;
+      if (ro.handlers) routed[key] = ro.handlers;
+      if (ro.on_progress) by_progress_token[key] = p;
+      if (!watchdog.joinable())
+        watchdog = std::thread([self = shared_from_this()] { self->watch_async(); });
+    }
+    if (ro.on_id) ro.on_id(key);
+    if (ro.on_progress) {
+      json::object& meta = params["_meta"].is_object() ? params["_meta"].get_object()
+                                                       : params["_meta"].emplace_object();
+      meta[protocol::meta::progress_token] = p->id;
+    }
+    json::object msg{
+        {"jsonrpc", "2.0"}, {"id", p->id}, {"method", method}, {"params", std::move(params)}};
+    if (!transport->try_send(msg)) {
+      std::lock_guard lk(mu);
+      forget(key);
+      return false;
+    }
+    std::string closed_now;
+    {
+      std::lock_guard lk(mu);
+      if (waiting.count(key)) {  // not answered yet
+        p->armed = true;
+        if (closed) {
+          forget(key);
+          closed_now = closed_why.empty() ? std::string("closed") : closed_why;
+        } else if (watchdog_idle) {
+          watchdog_idle = false;
+          watchdog_cv.notify_one();
+        }
+      }
+    }
+    if (!closed_now.empty()) p->done(unexpected{make_error(error::closed, closed_now)});
+    return true;
+  }
+
+  // The watchdog of asynchronous requests: what exchange() checks while it waits.
+  void watch_async() {
+    for (;;) {
+      std::vector<std::pair<std::string, std::shared_ptr<pending>>> live;
+      {
+        std::unique_lock lk(mu);
+        if (async_waiting.empty()) {
+          watchdog_idle = true;
+          watchdog_cv.wait(lk, [&] { return watchdog_stop || !watchdog_idle; });
+        } else
+          watchdog_cv.wait_for(lk, 50ms, [&] { return watchdog_stop; });
+        if (watchdog_stop) return;
+        for (const auto& [k, p] : async_waiting)
+          if (p->armed) live.emplace_back(k, p);
+      }
+      auto now = std::chrono::steady_clock::now();
+      for (auto& [key, p] : live) {
+        bool cancelled = p->cancel && p->cancel->cancelled();
+        std::chrono::steady_clock::time_point last;
+        {
+          std::lock_guard lk(p->mu);
+          last = p->last_activity;
+        }
+        bool timed_out = now - last > p->timeout || now - p->started > opts.max_request_timeout;
+        if (!cancelled && !timed_out) continue;
+        {
+          std::lock_guard lk(mu);
+          if (!async_waiting.count(key)) continue;  // answered meanwhile
+          forget(key);
+        }
+        (void)transport->send(json::object{
+            {"jsonrpc", "2.0"},
+            {"method", "notifications/cancelled"},
+            {"params",
+             json::object{{"requestId", p->id},
+                          {"reason", cancelled ? "cancelled by the client" : "timed out"}}}});
+        if (cancelled) {
+          p->done(unexpected{make_error(error::cancelled, "cancelled")});
+          continue;
+        }
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - p->started).count();
+        char secs[32];
+        std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
+        p->done(unexpected{make_error(error::timeout, p->method + " after " + secs + " s")});
+      }
+    }
   }
 
   // Fulfils MRTR input requests through the application's handlers.
@@ -631,6 +812,18 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   void shutdown() {
     transport->close();
     on_closed("closed by the client");
+    {
+      std::lock_guard lk(mu);
+      watchdog_stop = true;
+    }
+    watchdog_cv.notify_all();
+    if (watchdog.joinable()) {
+      // A request's `done` may drop the last owner of this client on the watchdog itself.
+      if (watchdog.get_id() == std::this_thread::get_id())
+        watchdog.detach();
+      else
+        watchdog.join();
+    }
     std::vector<std::thread> threads;
     {
       std::lock_guard lk(mu);
@@ -777,6 +970,12 @@ result<std::unique_ptr<subscription>> client::listen(
       });
   sub->key_ = key.get();
   return sub;
+}
+
+bool client::request_async(const std::string& method, json::object params,
+                           const request_options& options,
+                           std::function<void(result<json::object>)> done) {
+  return impl_->request_async(method, std::move(params), options, std::move(done));
 }
 
 result<json::object> client::ping() {

@@ -293,6 +293,18 @@ class http_transport : public client_transport,
     return post(message, m, params ? *params : empty, modern);
   }
 
+  // A 2026-07-28 request is posted from a thread of its own (see send): it never waits.
+  // Legacy sessions stay with send(), whose caller re-initializes a session the server lost.
+  bool try_send(const json::object& message) override {
+    if (closing_ || sse_mode_ || session_active() || !message.contains("id")) return false;
+    auto method = json::find_string(message, "method");
+    auto params = json::find_object(message, "params");
+    auto meta = params ? json::find_object(*params, "_meta") : nullptr;
+    auto version = meta ? json::find_string(*meta, protocol::meta::protocol_version) : nullptr;
+    if (!method || !version || !protocol::is_modern_version(*version)) return false;
+    return !send(message);
+  }
+
   // A failed exchange becomes the request's error answer: the server's JSON-RPC
   // error when the HTTP body carried one, else a transport error.
   void deliver_error(const json::value& id, const transport_error& err) {
@@ -945,6 +957,7 @@ std::unique_ptr<client_transport> make_http_transport(std::string url,
     std::shared_ptr<http_transport> t;
     void start(inbound m, closed c) override { t->start(std::move(m), std::move(c)); }
     std::optional<transport_error> send(const json::object& m) override { return t->send(m); }
+    bool try_send(const json::object& m) override { return t->try_send(m); }
     void close() override { t->close(); }
     void reset_session() override { t->reset_session(); }
     std::string describe() const override { return t->describe(); }

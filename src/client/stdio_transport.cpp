@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +44,11 @@ class stdio_transport : public client_transport {
       ssize_t n = ::write(in_fd_, p, left);
       if (n < 0) {
         if (errno == EINTR) continue;
+        if (errno == EAGAIN) {  // our end is non-blocking (for try_send): wait for room
+          pollfd pfd{in_fd_, POLLOUT, 0};
+          ::poll(&pfd, 1, -1);
+          continue;
+        }
         std::string reason = std::string("cannot write to the server: ") + std::strerror(errno);
         if (errno == EPIPE) reason = exit_reason(reason);  // it exited: say how
         return transport_error{"stdio: " + reason};
@@ -51,6 +57,19 @@ class stdio_transport : public client_transport {
       left -= static_cast<std::size_t>(n);
     }
     return std::nullopt;
+  }
+
+  bool try_send(const json::object& message) override {
+    std::string line = json::dump(message);
+    line += '\n';
+    // Up to PIPE_BUF bytes a pipe write is atomic: all of it, or EAGAIN and nothing.
+    if (line.size() > PIPE_BUF) return false;
+    std::unique_lock lk(write_mu_, std::try_to_lock);
+    if (!lk || in_fd_ < 0) return false;  // another message is being written: it may wait
+    ssize_t n;
+    do n = ::write(in_fd_, line.data(), line.size());
+    while (n < 0 && errno == EINTR);
+    return n == static_cast<ssize_t>(line.size());
   }
 
   void close() override {
@@ -131,6 +150,8 @@ class stdio_transport : public client_transport {
       throw std::runtime_error("stdio: cannot start " + spec_.command + ": " + std::strerror(rc));
     }
     in_fd_ = in[1];
+    // Our end only (the child's stdin is the other end): try_send must never wait.
+    ::fcntl(in_fd_, F_SETFL, ::fcntl(in_fd_, F_GETFL) | O_NONBLOCK);
     out_fd_ = out[0];
     err_fd_ = err[0];
     std::signal(SIGPIPE, SIG_IGN);

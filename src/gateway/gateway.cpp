@@ -981,7 +981,12 @@ class upstream : public std::enable_shared_from_this<upstream> {
             if (!self) throw server::tool_error("tool '" + name + "' is no longer federated");
             return self->call_tool(ctx, name, original, support, args);
           },
-          server::task_start::by_handler);
+          server::task_start::by_handler,
+          [weak, original, name, support](server::context& ctx, const json::object& args,
+                                          server::tool_completion done) {
+            auto self = weak.lock();
+            return self && self->call_tool_async(ctx, name, original, support, args, done);
+          });
     } catch (const std::exception& e) {
       reg_->problem("upstream '" + cfg_.name + "': tool '" + original +
                     "' is not federated: " + e.what());
@@ -1259,19 +1264,20 @@ class upstream : public std::enable_shared_from_this<upstream> {
   // errors pass through; the hop's failures become tool errors that name the upstream.
   [[noreturn]] void throw_for(const client::error& e, bool tool) {
     if (e.kind == client::error::protocol) throw server::protocol_error(e.code, e.message, e.data);
+    if (tool) throw server::tool_error(hop_failure(e));
+    throw server::protocol_error(-32603, hop_failure(e));
+  }
+
+  std::string hop_failure(const client::error& e) const {
     std::string msg = "upstream '" + cfg_.name + "' ";
     switch (e.kind) {
       case client::error::timeout:
-        msg += "timed out: " + e.message;
-        break;
+        return msg + "timed out: " + e.message;
       case client::error::cancelled:
-        msg += "call cancelled";
-        break;
+        return msg + "call cancelled";
       default:
-        msg += "failed: " + e.describe();
+        return msg + "failed: " + e.describe();
     }
-    if (tool) throw server::tool_error(msg);
-    throw server::protocol_error(-32603, msg);
   }
 
   static std::string outcome_of(const client::result<json::object>& r) {
@@ -1286,6 +1292,13 @@ class upstream : public std::enable_shared_from_this<upstream> {
       default:
         return "unavailable";
     }
+  }
+
+  void record(const std::string& method, const std::string& name, std::string outcome,
+              clock_type::time_point t0) {
+    reg_->record(
+        call_record{method, name, cfg_.name, std::move(outcome),
+                    std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - t0)});
   }
 
   template <class F>
@@ -1318,6 +1331,75 @@ class upstream : public std::enable_shared_from_this<upstream> {
   }
 
  public:
+  // The fast path of a federated tool (see server::async_tool_handler): a plain call
+  // goes upstream without a thread waiting for the answer, when the upstream's
+  // transport can take it without waiting (stdio, 2026-07-28 HTTP). Anything the caller could be
+  // asked or handed (sampling, elicitation, roots, tasks, a re-run) is declined: call_tool serves
+  // it on the pool.
+  bool call_tool_async(server::context& ctx, const std::string& name, const std::string& original,
+                       const std::string& task_support, const json::object& args,
+                       const server::tool_completion& done) {
+    if (ctx.in_task() || ctx.resumed() || !ctx.state().is_null()) return false;
+    if (ctx.client_supports("sampling") || ctx.client_supports("elicitation") ||
+        ctx.client_supports("roots"))
+      return false;
+    auto ext = json::find_object(ctx.client_capabilities(), "extensions");
+    bool caller_takes_tasks =
+        ctx.era() == protocol::era::modern && ext && ext->contains("io.modelcontextprotocol/tasks");
+    if (task_support == "required" || (task_support == "optional" && caller_takes_tasks))
+      return false;
+    std::string why;
+    auto c = acquire(why);
+    if (!c) return false;  // call_tool says why
+    json::value arguments = args;
+    if (!cfg_.prefix.empty()) map_uris(arguments, false);
+    json::object params{{"name", original}, {"arguments", std::move(arguments)}};
+    auto ro = request_options_for(ctx, nullptr);
+    ro.handlers = std::make_shared<const client::input_handlers>();  // it answers nothing
+    ++reg_->in_flight;
+    ++in_flight_;
+    auto t0 = clock_type::now();
+    bool sent = c->request_async(
+        "tools/call", std::move(params), ro,
+        [self = shared_from_this(), name, t0, done](client::result<json::object> r) mutable {
+          self->finish_async(name, t0, std::move(r), done);
+          // This runs on the client's reader or watchdog: if the upstream was dropped
+          // meanwhile (a reload), its client must not be torn down from its own thread.
+          if (self.use_count() == 1) std::thread([gone = std::move(self)] {}).detach();
+        });
+    if (!sent) {
+      --in_flight_;
+      --reg_->in_flight;
+    }
+    return sent;
+  }
+
+  void finish_async(const std::string& name, clock_type::time_point t0,
+                    client::result<json::object> r, const server::tool_completion& done) {
+    outcome(r);
+    record("tools/call", name, outcome_of(r), t0);
+    --in_flight_;
+    --reg_->in_flight;
+    try {
+      if (!r) {
+        if (r.error().kind == client::error::protocol)
+          done.fail(r.error().code, r.error().message, r.error().data);
+        else
+          done(server::tool_result::error(hop_failure(r.error())));
+        return;
+      }
+      auto rt = json::find_string(*r, "resultType");
+      if ((rt && *rt == "task") || (r->contains("task") && !r->contains("content"))) {
+        done(server::tool_result::error("upstream '" + cfg_.name +
+                                        "' answered with a task the call did not offer"));
+        return;
+      }
+      done(to_tool_result(std::move(*r)));
+    } catch (const std::exception& e) {
+      done(server::tool_result::error("upstream '" + cfg_.name + "' answer: " + e.what()));
+    }
+  }
+
   server::tool_result call_tool(server::context& ctx, const std::string& name,
                                 const std::string& original, const std::string& task_support,
                                 const json::object& args) {

@@ -819,7 +819,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       in_flight[key] = env;
     }
     auto self = shared_from_this();
-    if (auto tool = direct_tool(req)) {
+    auto tool = small_call_tool(req);
+    if (tool && takes_fast_path(req, *env, *tool) && start_fast_path(req, env, respond, key, *tool))
+      return;
+    if (tool && runs_directly(*tool)) {
       env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
       env->close_stream = [target = respond.target()] { target->disconnect(); };
       // Waiting here would stall the thread that reads the client's answer.
@@ -851,18 +854,130 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     });
   }
 
-  // The tool of a tools/call that runs on this thread instead of the handler pool (one
-  // registered with tool_dispatch::direct and no task support), or null. The entry is
-  // handed to call_tool, which does not look it up again.
-  std::shared_ptr<const tool_entry> direct_tool(const jsonrpc::request& req) const {
+  // The tool of a tools/call in a message of at most 16 KiB whose tool may run on this
+  // thread (directly, or its fast path), or null. Looked up once: the entry is handed on
+  // to call_tool.
+  std::shared_ptr<const tool_entry> small_call_tool(const jsonrpc::request& req) const {
     if (req.method != "tools/call" || decoding_bytes > direct_max_bytes) return nullptr;
     auto name = json::find_string(params_of(req), "name");
     if (!name) return nullptr;
     auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
-    if (!tool || tool->dispatch != tool_dispatch::direct) return nullptr;
-    auto support = tool->definition.task_support.value_or("forbidden");
-    if (support == "optional" || support == "required") return nullptr;
+    if (!tool || (tool->dispatch != tool_dispatch::direct && !tool->fast_path)) return nullptr;
     return tool;
+  }
+
+  // Whether `tool` runs on the thread that decoded its call instead of the handler pool:
+  // registered with tool_dispatch::direct, and no task support.
+  static bool runs_directly(const tool_entry& tool) {
+    auto support = tool.definition.task_support.value_or("forbidden");
+    return tool.dispatch == tool_dispatch::direct && support != "optional" && support != "required";
+  }
+
+  // Whether the call is offered to the tool's fast path: a plain call (not an MRTR retry,
+  // one that cannot become a task; which it does is decided on the pool, as usual).
+  bool takes_fast_path(const jsonrpc::request& req, const detail::request_env& env,
+                       const tool_entry& tool) const {
+    if (!tool.fast_path) return false;
+    const json::object& params = params_of(req);
+    if (params.contains("requestState") || params.contains("inputResponses")) return false;
+    auto support = tool.definition.task_support.value_or("forbidden");
+    if (support == "required") return false;
+    if (support == "optional") {
+      if (env.era == era::modern && tasks_enabled() &&
+          declares_tasks_extension(env.client_capabilities))
+        return false;
+      if (env.era == era::legacy)
+        if (auto it = params.find("task"); it != params.end() && !it->value().is_null())
+          return false;
+    }
+    return true;
+  }
+
+  // One call taken by a tool's fast path: answers it once, from any thread, and then
+  // it is no longer in flight. A call whose completion is dropped unanswered fails.
+  struct fast_call final : tool_completion::target {
+    fast_call(std::shared_ptr<impl> c, std::shared_ptr<detail::request_env> e, respond_fn r,
+              std::string k, std::string tool)
+        : conn(std::move(c)),
+          env(std::move(e)),
+          respond(std::move(r)),
+          key(std::move(k)),
+          tool_name(std::move(tool)),
+          ctx(*env) {}
+    ~fast_call() override {
+      if (taken && !answered.load())
+        finish(tool_result::error("Tool " + tool_name + " did not answer"));
+    }
+    void finish(tool_result result) override {
+      if (answered.exchange(true)) return;
+      json::object wire = detail::take_wire(std::move(result));
+      if (env->era == era::legacy && !protocol::has_structured_output(env->version))
+        wire.erase("structuredContent");
+      conn->finish_result(*env, std::move(wire), false, respond);
+      conn->leave_in_flight(key, env.get());
+    }
+    void fail(jsonrpc::error e) override {
+      if (answered.exchange(true)) return;
+      respond(error_text(env->id, e.code, std::move(e.message), std::move(e.data)));
+      conn->leave_in_flight(key, env.get());
+    }
+
+    std::shared_ptr<impl> conn;
+    std::shared_ptr<detail::request_env> env;
+    respond_fn respond;
+    std::string key;
+    std::string tool_name;
+    context ctx;  // lives as long as the call: the fast path may use it until it answers
+    std::atomic<bool> answered{false};
+    bool taken = false;
+  };
+
+  // Offers the call to the tool's fast path; false when it declined (the pool runs the
+  // handler). Checks the arguments first, as call_tool does (a call that fails them is
+  // declined: call_tool answers it).
+  bool start_fast_path(const jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
+                       const respond_fn& respond, const std::string& key, const tool_entry& tool) {
+    const json::object& params = params_of(req);
+    const json::object* args = &empty_object;
+    if (auto it = params.find("arguments"); it != params.end() && !it->value().is_null()) {
+      if (!it->value().is_object()) return false;
+      args = &it->value().get_object();
+    }
+    if (tool.input_validator && !tool.input_validator->validate(*args).empty()) return false;
+    env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
+    env->close_stream = [target = respond.target()] { target->disconnect(); };
+    env->call_client = [](const input_request&) -> plexus::expected<json::value, jsonrpc::error> {
+      return unexpected{jsonrpc::error{
+          codes::internal_error, "a tool's asynchronous fast path cannot wait for the client", {}}};
+    };
+    auto call =
+        std::make_shared<fast_call>(shared_from_this(), env, respond, key, tool.definition.name);
+    bool taken;
+    try {
+      taken = tool.fast_path(call->ctx, *args, tool_completion(call));
+    } catch (const tool_error& e) {
+      call->finish(tool_result::error(e.what()));
+      return true;
+    } catch (const input_error& e) {
+      call->finish(tool_result::error(e.what()));
+      return true;
+    } catch (const protocol_error& e) {
+      call->fail(jsonrpc::error{e.code(), e.what(), e.data()});
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::warn("tool {} failed: {}", tool.definition.name, e.what());
+      call->finish(tool_result::error(srv.options.expose_internal_errors
+                                          ? "Tool " + tool.definition.name + " failed: " + e.what()
+                                          : "Tool " + tool.definition.name +
+                                                " failed with an internal error"));
+      return true;
+    } catch (...) {  // also the signals of ask(): a fast path cannot ask
+      call->fail(jsonrpc::error{codes::internal_error, "Internal error", {}});
+      return true;
+    }
+    // Answered already (it may be, from another thread): taken, whatever it said.
+    call->taken = taken || call->answered.load();
+    return call->taken;
   }
 
   // The request `env` serves is no longer in flight (done, or now a task).

@@ -88,9 +88,10 @@ void server::add_tool(protocol::tool definition, tool_handler handler) {
   add_tool(std::move(definition), std::move(handler), tool_dispatch::pool);
 }
 
-void server::add_tool(protocol::tool definition, tool_handler handler, tool_dispatch dispatch) {
+namespace {
+
+std::shared_ptr<tool_entry> make_tool_entry(protocol::tool definition, tool_handler handler) {
   auto entry = std::make_shared<tool_entry>();
-  entry->dispatch = dispatch;
   entry->wire = definition.to_json();
   auto compiled = schema::validator::compile(definition.input_schema);
   if (!compiled)
@@ -99,8 +100,34 @@ void server::add_tool(protocol::tool definition, tool_handler handler, tool_disp
   entry->input_validator = std::move(*compiled);
   entry->definition = std::move(definition);
   entry->handler = std::move(handler);
+  return entry;
+}
+
+}  // namespace
+
+void server::add_tool(protocol::tool definition, tool_handler handler, tool_dispatch dispatch) {
+  auto entry = make_tool_entry(std::move(definition), std::move(handler));
+  entry->dispatch = dispatch;
+  impl_->add_tool(std::move(entry));
+}
+
+void server::add_tool(protocol::tool definition, tool_handler handler, task_start start) {
+  auto entry = make_tool_entry(std::move(definition), std::move(handler));
+  entry->start = start;
+  impl_->add_tool(std::move(entry));
+}
+
+void server::add_tool(protocol::tool definition, tool_handler handler, task_start start,
+                      async_tool_handler fast_path) {
+  auto entry = make_tool_entry(std::move(definition), std::move(handler));
+  entry->start = start;
+  entry->fast_path = std::move(fast_path);
+  impl_->add_tool(std::move(entry));
+}
+
+void server::impl::add_tool(std::shared_ptr<tool_entry> entry) {
   std::string name = entry->definition.name;
-  impl_->tools.update([&](auto& list) {
+  tools.update([&](auto& list) {
     for (auto& t : list)
       if (t->definition.name == name) {
         t = entry;  // replacing keeps the position: list order stays deterministic
@@ -108,7 +135,7 @@ void server::add_tool(protocol::tool definition, tool_handler handler, tool_disp
       }
     list.push_back(entry);
   });
-  impl_->bus.publish({change::tools, {}});
+  bus.publish({change::tools, {}});
 }
 
 bool server::remove_tool(std::string_view name) {

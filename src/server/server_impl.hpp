@@ -25,6 +25,7 @@ struct tool_entry {
   tool_handler handler;
   task_start start = task_start::at_call;
   tool_dispatch dispatch = tool_dispatch::pool;
+  async_tool_handler fast_path;  // tried before `handler` when set
 };
 
 struct resource_entry {
@@ -116,6 +117,8 @@ struct server::impl {
   std::map<std::string, completion_handler> resource_completions;
   task_store tasks;
 
+  // Adds or replaces (same name, same position) a tool; clients are told.
+  void add_tool(std::shared_ptr<tool_entry> entry);
   bool has_tools() const;
   bool has_resources() const;
   bool has_prompts() const;

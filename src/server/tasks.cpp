@@ -358,20 +358,4 @@ void task_store::fire_expired(std::vector<std::pair<std::shared_ptr<task_record>
   for (auto& [t, f] : e) run(t, f);
 }
 
-// ---- server::add_tool with a task start mode -------------------------------------
-
-void server::add_tool(protocol::tool definition, tool_handler handler, task_start start) {
-  std::string name = definition.name;
-  add_tool(std::move(definition), std::move(handler));
-  if (start == task_start::at_call) return;
-  impl_->tools.update([&](auto& list) {
-    for (auto& t : list)
-      if (t->definition.name == name) {
-        auto copy = std::make_shared<tool_entry>(*t);
-        copy->start = start;
-        t = std::move(copy);
-      }
-  });
-}
-
 }  // namespace plexus::server

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -110,6 +111,54 @@ TEST(ClientHttp, CancellationClosesTheStream) {
   auto e = (*c)->call_tool("echo", {{"text", "next"}});
   ASSERT_TRUE(e) << e.error().describe();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+// request_async over HTTP: a 2026-07-28 request is posted by a thread of its own, so it goes
+// out at once and its answer (and a cancel, which closes its stream) reach `done`; a legacy
+// session is left to request(), which re-initializes a session the server lost.
+TEST(ClientHttp, AsyncRequestsInTheModernEraOnly) {
+  plexus_http_process srv;
+  auto modern =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::modern_only));
+  ASSERT_TRUE(modern);
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<result<json::object>> got;
+  auto sink = [&](result<json::object> r) {
+    std::lock_guard lk(mu);
+    got.push_back(std::move(r));
+    cv.notify_all();
+  };
+  auto wait_for = [&](std::size_t n) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::seconds(10), [&] { return got.size() >= n; });
+  };
+  ASSERT_TRUE((*modern)->request_async(
+      "tools/call", {{"name", "echo"}, {"arguments", {{"text", "posted"}}}}, {}, sink));
+  ASSERT_TRUE(wait_for(1));
+  ASSERT_TRUE(got[0]) << got[0].error().describe();
+  EXPECT_EQ(text(*got[0]), "posted");
+
+  auto cancel = std::make_shared<cancellation>();
+  request_options ro;
+  ro.cancel = cancel;
+  ro.on_progress = [](const json::object&) {};
+  ASSERT_TRUE((*modern)->request_async(
+      "tools/call",
+      {{"name", "long_running_operation"}, {"arguments", {{"duration", 20}, {"steps", 200}}}}, ro,
+      sink));
+  cancel->cancel();
+  ASSERT_TRUE(wait_for(2));
+  ASSERT_FALSE(got[1]);
+  EXPECT_EQ(got[1].error().kind, error::cancelled);
+
+  auto legacy =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::legacy_only));
+  ASSERT_TRUE(legacy);
+  EXPECT_FALSE((*legacy)->request_async("tools/call", {{"name", "echo"}}, {}, sink));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::lock_guard lk(mu);
+  EXPECT_EQ(got.size(), 2u);
 }
 
 TEST(ClientHttp, UnreachableServerIsAClearError) {

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
 using namespace plexus;
 using namespace plexus::client;
 
@@ -111,6 +116,111 @@ TEST(ClientStdio, ProgressTimeoutAndCancellation) {
   ASSERT_FALSE(x);
   EXPECT_EQ(x.error().kind, error::cancelled);
   EXPECT_TRUE(c->call_tool("echo", {{"text", "still here"}}));  // the session survives
+}
+
+namespace {
+
+// The answers of request_async, as they arrive on the client's threads.
+struct async_answers {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<result<json::object>> got;
+  std::vector<std::thread::id> threads;
+
+  std::function<void(result<json::object>)> sink() {
+    return [this](result<json::object> r) {
+      std::lock_guard lk(mu);
+      got.push_back(std::move(r));
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds t = std::chrono::seconds(10)) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, t, [&] { return got.size() >= n; });
+  }
+};
+
+}  // namespace
+
+TEST(ClientStdio, AsyncRequestsAnswerOnTheClientsThreads) {
+  auto c = start(version_mode::auto_detect);
+  ASSERT_TRUE(c);
+  async_answers a;
+  int progress = 0;
+  request_options ro;
+  ro.on_progress = [&](const json::object&) { ++progress; };
+  ASSERT_TRUE(c->request_async(
+      "tools/call",
+      {{"name", "long_running_operation"}, {"arguments", {{"duration", 0.2}, {"steps", 2}}}}, ro,
+      a.sink()));
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c->request_async(
+        "tools/call", {{"name", "echo"}, {"arguments", {{"text", "n" + std::to_string(i)}}}}, {},
+        a.sink()));
+  ASSERT_TRUE(a.wait_for(21));
+  std::set<std::string> texts;
+  for (auto& r : a.got) {
+    ASSERT_TRUE(r) << r.error().describe();
+    texts.insert(text(*r));
+  }
+  EXPECT_EQ(texts.size(), 21u);
+  EXPECT_TRUE(texts.count("n19")) << *texts.rbegin();
+  EXPECT_EQ(progress, 2);
+  for (auto id : a.threads) EXPECT_NE(id, std::this_thread::get_id());
+  // Errors are results too: an unknown tool is the server's JSON-RPC error.
+  ASSERT_TRUE(c->request_async("tools/call", {{"name", "no_such_tool"}}, {}, a.sink()));
+  ASSERT_TRUE(a.wait_for(22));
+  ASSERT_FALSE(a.got.back());
+  EXPECT_EQ(a.got.back().error().kind, error::protocol);
+}
+
+TEST(ClientStdio, AsyncRequestsTimeOutAreCancelledAndEndWithTheClient) {
+  auto c = start(version_mode::auto_detect);
+  ASSERT_TRUE(c);
+  async_answers a;
+  request_options quick;
+  quick.timeout = std::chrono::milliseconds(200);
+  auto slow = json::object{{"name", "long_running_operation"},
+                           {"arguments", {{"duration", 5}, {"steps", 1}}}};
+  ASSERT_TRUE(c->request_async("tools/call", slow, quick, a.sink()));
+  ASSERT_TRUE(a.wait_for(1, std::chrono::seconds(3)));
+  ASSERT_FALSE(a.got[0]);
+  EXPECT_EQ(a.got[0].error().kind, error::timeout);
+
+  auto cancel = std::make_shared<cancellation>();
+  request_options co;
+  co.cancel = cancel;
+  ASSERT_TRUE(c->request_async("tools/call", slow, co, a.sink()));
+  cancel->cancel();
+  ASSERT_TRUE(a.wait_for(2, std::chrono::seconds(3)));
+  ASSERT_FALSE(a.got[1]);
+  EXPECT_EQ(a.got[1].error().kind, error::cancelled);
+
+  ASSERT_TRUE(c->request_async("tools/call", slow, {}, a.sink()));
+  c->close();
+  ASSERT_TRUE(a.wait_for(3, std::chrono::seconds(3)));
+  ASSERT_FALSE(a.got[2]);
+  EXPECT_EQ(a.got[2].error().kind, error::closed);
+  // A closed client sends nothing and never calls back.
+  EXPECT_FALSE(c->request_async("tools/call", slow, {}, a.sink()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::lock_guard lk(a.mu);
+  EXPECT_EQ(a.got.size(), 3u);
+}
+
+TEST(ClientStdio, AsyncRequestsNeverWaitToWrite) {
+  auto c = start(version_mode::auto_detect);
+  ASSERT_TRUE(c);
+  async_answers a;
+  // More than one atomic pipe write: declined, nothing sent; request() takes it.
+  json::object big{{"name", "echo"}, {"arguments", {{"text", std::string(8192, 'x')}}}};
+  EXPECT_FALSE(c->request_async("tools/call", big, {}, a.sink()));
+  auto r = c->request("tools/call", big);
+  ASSERT_TRUE(r) << r.error().describe();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::lock_guard lk(a.mu);
+  EXPECT_TRUE(a.got.empty());
 }
 
 TEST(ClientStdio, ServerThatIsNotThereFailsClearly) {

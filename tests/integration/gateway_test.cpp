@@ -10,6 +10,7 @@
 #include "plexus/transport/http_server.hpp"
 
 #include "http_client.hpp"
+#include "plexus_http_process.hpp"
 
 #include <gtest/gtest.h>
 #include "temp_dir.hpp"
@@ -419,6 +420,88 @@ TEST(Gateway, FaultyUpstreamsFailFastWithClearToolErrors) {
   ASSERT_TRUE(ok) << ok.error().describe();
   EXPECT_FALSE(json::find_bool(*ok, "isError").value_or(false));
   gw.stop();
+}
+
+// A caller that can answer nothing makes plain calls: to a stdio or 2026-07-28 HTTP upstream
+// they go out from the thread that decoded them and come back on the upstream client's
+// threads, with no handler thread waiting (server::async_tool_handler,
+// client::request_async): slow calls do not hold the handler threads, and progress,
+// time-outs, cancellation and failures still cross the hop.
+TEST(Gateway, PlainCallsHoldNoHandlerThread) {
+  plexus::testing::plexus_http_process upstream_server;
+  for (bool over_http : {false, true}) {
+    SCOPED_TRACE(over_http ? "HTTP upstream" : "stdio upstream");
+    temp_dir dir;
+    gateway::gateway_config c;
+    c.data_dir = dir.path.string();
+    c.worker_threads = 4;
+    auto ev = child("ev", {PLEXUS_BINARY, "everything", "--stdio"}, "ev");
+    if (over_http) {
+      ev.kind = gateway::upstream_kind::http;
+      ev.url = upstream_server.url();
+    }
+    ev.timeout = 2s;
+    c.upstreams.push_back(ev);
+    gateway::gateway gw(c);
+    gw.start(20s);
+    for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+      auto cl = connect(gw, mode, false);
+      auto r = cl->call_tool("ev_echo", {{"text", "over the hop"}});
+      ASSERT_TRUE(r) << r.error().describe();
+      EXPECT_EQ(text_of(*r), "over the hop");
+
+      // Four slow calls fill the four handler threads (the least a gateway has) while they
+      // wait upstream; a fifth call is not held behind them.
+      std::vector<std::thread> callers;
+      std::atomic<int> ok{0};
+      for (int i = 0; i < 4; ++i)
+        callers.emplace_back([&] {
+          auto x = cl->call_tool("ev_long_running_operation", {{"duration", 1.5}, {"steps", 1}});
+          if (x && !json::find_bool(*x, "isError").value_or(false)) ++ok;
+        });
+      std::this_thread::sleep_for(300ms);
+      auto t0 = std::chrono::steady_clock::now();
+      auto quick = cl->call_tool("ev_echo", {{"text", "not queued"}});
+      auto waited = std::chrono::steady_clock::now() - t0;
+      ASSERT_TRUE(quick) << quick.error().describe();
+      EXPECT_EQ(text_of(*quick), "not queued");
+      EXPECT_LT(waited, 700ms);
+      for (auto& t : callers) t.join();
+      EXPECT_EQ(ok.load(), 4);
+
+      std::atomic<int> progress{0};
+      client::request_options ro;
+      ro.on_progress = [&](const json::object&) { ++progress; };
+      auto p = cl->call_tool("ev_long_running_operation", {{"duration", 0.2}, {"steps", 2}}, ro);
+      ASSERT_TRUE(p) << p.error().describe();
+      EXPECT_EQ(progress.load(), 2);
+
+      // The upstream's time-out (2 s) ends a call that takes longer: a tool error.
+      auto slow = cl->call_tool("ev_long_running_operation", {{"duration", 4}, {"steps", 1}});
+      ASSERT_TRUE(slow) << slow.error().describe();
+      EXPECT_TRUE(json::find_bool(*slow, "isError").value_or(false));
+      EXPECT_NE(text_of(*slow).find("timed out"), std::string::npos) << text_of(*slow);
+
+      // The caller's cancel reaches the upstream call.
+      auto cancel = std::make_shared<client::cancellation>();
+      client::request_options co;
+      co.cancel = cancel;
+      std::thread canceller([cancel] {
+        std::this_thread::sleep_for(200ms);
+        cancel->cancel();
+      });
+      auto x = cl->call_tool("ev_long_running_operation", {{"duration", 1.5}, {"steps", 1}}, co);
+      canceller.join();
+      ASSERT_FALSE(x);
+      EXPECT_EQ(x.error().kind, client::error::cancelled);
+
+      // Arguments are checked against the federated schema before any of this.
+      auto bad = cl->call_tool("ev_echo", {{"text", 5}});
+      ASSERT_TRUE(bad) << bad.error().describe();
+      EXPECT_TRUE(json::find_bool(*bad, "isError").value_or(false));
+    }
+    gw.stop();
+  }
 }
 
 TEST_F(GatewayTest, OperationsEndpoints) {

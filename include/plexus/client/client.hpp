@@ -159,6 +159,20 @@ class client {
                                   const request_options& options = {});
   result<json::object> ping();
 
+  // Starts `method` without waiting for its answer: `done` gets the result once, on a
+  // client thread (the transport's reader, or the one that times requests out), and
+  // must not block. For a caller that cannot spare a thread per request (the gateway
+  // forwarding from its I/O thread). True when the request went out; false when it
+  // could not be sent without waiting (see client_transport::try_send: a message too
+  // large to write at once, a full pipe, a legacy HTTP session; or a closed client),
+  // and then nothing was sent and `done` is never called: use request().
+  // Timeouts, cancellation (polled) and progress work as for request(). What request()
+  // does on a thread it cannot do here: the server's questions (MRTR rounds, legacy
+  // server-to-client requests) get no answers (the call fails, as with empty
+  // handlers); no second round after -32022.
+  bool request_async(const std::string& method, json::object params, const request_options& options,
+                     std::function<void(result<json::object>)> done);
+
   // 2026-07-28: opens a subscriptions/listen stream with this SubscriptionFilter
   // (e.g. {"toolsListChanged": true, "resourceSubscriptions": ["file:///x"]});
   // `on_event` gets each frame (method, params), the acknowledgement first.

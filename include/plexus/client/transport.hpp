@@ -39,6 +39,15 @@ class client_transport {
   // related messages also arrive through `on_message`. `method` and `name`
   // feed transport metadata (HTTP headers); empty for responses.
   virtual std::optional<transport_error> send(const json::object& message) = 0;
+  // Sends one message only if that takes no waiting: all of it goes out at once, and
+  // the answer comes later through `on_message`. False: nothing was sent (the transport
+  // cannot, or would wait now: a full pipe, a message larger than one atomic write, a
+  // legacy HTTP session; or it failed), and the caller uses send(). Used by
+  // client::request_async from an event loop.
+  virtual bool try_send(const json::object& message) {
+    (void)message;
+    return false;
+  }
   // Closes the transport (stdio: close stdin, then SIGTERM, then SIGKILL).
   virtual void close() = 0;
   // Forgets a legacy session the server no longer knows (HTTP: its session id).

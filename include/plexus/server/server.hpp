@@ -48,6 +48,40 @@ struct completion {
 };
 
 using tool_handler = std::function<tool_result(context&, const json::object& arguments)>;
+
+// Answers one call of a tool's asynchronous fast path (see async_tool_handler), from
+// any thread. Only the first answer counts; copies answer the same call.
+class tool_completion {
+ public:
+  // Where the answer goes (the engine's side of the call).
+  struct target {
+    virtual ~target() = default;
+    virtual void finish(tool_result result) = 0;
+    virtual void fail(jsonrpc::error error) = 0;
+  };
+  explicit tool_completion(std::shared_ptr<target> t) : target_(std::move(t)) {}
+  // The tool's result (is_error for the tool's own failure).
+  void operator()(tool_result result) const { target_->finish(std::move(result)); }
+  // A JSON-RPC error instead of a result: what throwing protocol_error does in a handler.
+  void fail(int code, std::string message, std::optional<json::value> data = std::nullopt) const {
+    target_->fail(jsonrpc::error{code, std::move(message), std::move(data)});
+  }
+
+ private:
+  std::shared_ptr<target> target_;
+};
+
+// A tool's asynchronous fast path, for a handler whose work waits on something else
+// (a proxy forwarding the call): tried first, on the thread that decoded the request,
+// for a plain call (no task, no MRTR retry, a message of at most 16 KiB). It either
+// takes the call (starts the work without blocking, returns true and later calls
+// `done` once, from any thread) or declines (returns false without calling `done`),
+// and then the tool's handler runs on the pool as usual. `ctx` stays valid until
+// `done` is called (it cannot wait for the client); `arguments` only during the call.
+// Exceptions answer like the handler's (tool_error: an isError result).
+using async_tool_handler =
+    std::function<bool(context& ctx, const json::object& arguments, tool_completion done)>;
+
 using resource_reader =
     std::function<std::vector<protocol::resource_contents>(context&, const std::string& uri)>;
 // Reads a URI matched by a template; std::nullopt means "no such resource".
@@ -144,6 +178,9 @@ class server {
   void add_tool(protocol::tool definition, tool_handler handler, task_start start);
   // A tool whose handler runs as `dispatch` says.
   void add_tool(protocol::tool definition, tool_handler handler, tool_dispatch dispatch);
+  // A tool with an asynchronous fast path in front of its handler (see async_tool_handler).
+  void add_tool(protocol::tool definition, tool_handler handler, task_start start,
+                async_tool_handler fast_path);
   bool remove_tool(std::string_view name);
 
   void add_resource(protocol::resource definition, resource_reader reader);
