@@ -397,28 +397,33 @@ TEST(Gateway, FaultyUpstreamsFailFastWithClearToolErrors) {
   c.upstreams.push_back(garbage);
   gateway::gateway gw(c);
   gw.start(20s);
-  auto cl = connect(gw, client::version_mode::modern_only);
+  // A caller that answers nothing takes the fast path (request_async), one that answers
+  // questions the handler's path: both fail fast and clearly.
+  for (bool answers : {false, true}) {
+    SCOPED_TRACE(answers ? "handler path" : "fast path");
+    auto cl = connect(gw, client::version_mode::modern_only, answers);
 
-  auto r = cl->call_tool("crash_boom");
-  ASSERT_TRUE(r) << r.error().describe();  // a tool error, not a protocol error
-  EXPECT_TRUE(json::find_bool(*r, "isError").value_or(false));
-  EXPECT_NE(text_of(*r).find("upstream 'crash'"), std::string::npos) << text_of(*r);
+    auto r = cl->call_tool("crash_boom");
+    ASSERT_TRUE(r) << r.error().describe();  // a tool error, not a protocol error
+    EXPECT_TRUE(json::find_bool(*r, "isError").value_or(false));
+    EXPECT_NE(text_of(*r).find("upstream 'crash'"), std::string::npos) << text_of(*r);
 
-  auto t0 = std::chrono::steady_clock::now();
-  auto h = cl->call_tool("hang_boom");
-  ASSERT_TRUE(h) << h.error().describe();
-  EXPECT_TRUE(json::find_bool(*h, "isError").value_or(false));
-  EXPECT_NE(text_of(*h).find("timed out"), std::string::npos) << text_of(*h);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+    auto t0 = std::chrono::steady_clock::now();
+    auto h = cl->call_tool("hang_boom");
+    ASSERT_TRUE(h) << h.error().describe();
+    EXPECT_TRUE(json::find_bool(*h, "isError").value_or(false));
+    EXPECT_NE(text_of(*h).find("timed out"), std::string::npos) << text_of(*h);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 
-  auto g = cl->call_tool("junk_boom");
-  ASSERT_TRUE(g) << g.error().describe();
-  EXPECT_TRUE(json::find_bool(*g, "isError").value_or(false));
+    auto g = cl->call_tool("junk_boom");
+    ASSERT_TRUE(g) << g.error().describe();
+    EXPECT_TRUE(json::find_bool(*g, "isError").value_or(false));
 
-  // The healthy upstream is untouched by all of this.
-  auto ok = cl->call_tool("ev_test_simple_text");
-  ASSERT_TRUE(ok) << ok.error().describe();
-  EXPECT_FALSE(json::find_bool(*ok, "isError").value_or(false));
+    // The healthy upstream is untouched by all of this.
+    auto ok = cl->call_tool("ev_test_simple_text");
+    ASSERT_TRUE(ok) << ok.error().describe();
+    EXPECT_FALSE(json::find_bool(*ok, "isError").value_or(false));
+  }
   gw.stop();
 }
 
