@@ -1343,17 +1343,12 @@ class upstream : public std::enable_shared_from_this<upstream> {
     if (ctx.client_supports("sampling") || ctx.client_supports("elicitation") ||
         ctx.client_supports("roots"))
       return false;
-    auto ext = json::find_object(ctx.client_capabilities(), "extensions");
-    bool caller_takes_tasks =
-        ctx.era() == protocol::era::modern && ext && ext->contains("io.modelcontextprotocol/tasks");
-    if (task_support == "required" || (task_support == "optional" && caller_takes_tasks))
+    if (task_support == "required" || (task_support == "optional" && caller_takes_tasks(ctx)))
       return false;
     std::string why;
     auto c = acquire(why);
     if (!c) return false;  // call_tool says why
-    json::value arguments = args;
-    if (!cfg_.prefix.empty()) map_uris(arguments, false);
-    json::object params{{"name", original}, {"arguments", std::move(arguments)}};
+    auto params = call_params(original, args);
     auto ro = request_options_for(ctx, nullptr);
     ro.handlers = std::make_shared<const client::input_handlers>();  // it answers nothing
     ++reg_->in_flight;
@@ -1372,6 +1367,19 @@ class upstream : public std::enable_shared_from_this<upstream> {
       --reg_->in_flight;
     }
     return sent;
+  }
+
+  static bool caller_takes_tasks(server::context& ctx) {
+    auto ext = json::find_object(ctx.client_capabilities(), "extensions");
+    return ctx.era() == protocol::era::modern && ext &&
+           ext->contains("io.modelcontextprotocol/tasks");
+  }
+
+  // The upstream's tools/call params for a federated call (URIs mapped back).
+  json::object call_params(const std::string& original, const json::object& args) const {
+    json::value arguments = args;
+    if (!cfg_.prefix.empty()) map_uris(arguments, false);
+    return json::object{{"name", original}, {"arguments", std::move(arguments)}};
   }
 
   void finish_async(const std::string& name, clock_type::time_point t0,
@@ -1410,13 +1418,8 @@ class upstream : public std::enable_shared_from_this<upstream> {
         return follow_task(ctx, name, std::string(*tid));
     bool supports = task_support == "optional" || task_support == "required";
     // The upstream may answer with a task when the caller could take one (or must).
-    auto ext = json::find_object(ctx.client_capabilities(), "extensions");
-    bool caller_takes_tasks =
-        ctx.era() == protocol::era::modern && ext && ext->contains("io.modelcontextprotocol/tasks");
-    bool offer_task = supports && (task_support == "required" || caller_takes_tasks);
-    json::value arguments = args;
-    if (!cfg_.prefix.empty()) map_uris(arguments, false);
-    json::object params{{"name", original}, {"arguments", std::move(arguments)}};
+    bool offer_task = supports && (task_support == "required" || caller_takes_tasks(ctx));
+    auto params = call_params(original, args);
     if (offer_task) {
       std::string why;
       auto c = acquire(why);

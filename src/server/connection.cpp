@@ -932,6 +932,14 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     bool taken = false;
   };
 
+  // A tool that threw something other than tool_error: logged; what the client sees.
+  tool_result failed_tool(const std::string& name, const std::exception& e) const {
+    spdlog::warn("tool {} failed: {}", name, e.what());
+    return tool_result::error(srv.options.expose_internal_errors
+                                  ? "Tool " + name + " failed: " + e.what()
+                                  : "Tool " + name + " failed with an internal error");
+  }
+
   // Offers the call to the tool's fast path; false when it declined (the pool runs the
   // handler). Checks the arguments first, as call_tool does (a call that fails them is
   // declined: call_tool answers it).
@@ -965,11 +973,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       call->fail(jsonrpc::error{e.code(), e.what(), e.data()});
       return true;
     } catch (const std::exception& e) {
-      spdlog::warn("tool {} failed: {}", tool.definition.name, e.what());
-      call->finish(tool_result::error(srv.options.expose_internal_errors
-                                          ? "Tool " + tool.definition.name + " failed: " + e.what()
-                                          : "Tool " + tool.definition.name +
-                                                " failed with an internal error"));
+      call->finish(failed_tool(tool.definition.name, e));
       return true;
     } catch (...) {  // also the signals of ask(): a fast path cannot ask
       call->fail(jsonrpc::error{codes::internal_error, "Internal error", {}});
@@ -1132,11 +1136,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     } catch (const detail::missing_capability_signal&) {
       throw;
     } catch (const std::exception& e) {
-      spdlog::warn("tool {} failed: {}", tool->definition.name, e.what());
-      result = tool_result::error(srv.options.expose_internal_errors
-                                      ? "Tool " + tool->definition.name + " failed: " + e.what()
-                                      : "Tool " + tool->definition.name +
-                                            " failed with an internal error");
+      result = failed_tool(tool->definition.name, e);
     }
     json::object wire = detail::take_wire(std::move(result));
     if (env.era == era::legacy && !protocol::has_structured_output(env.version))
