@@ -81,7 +81,11 @@ class ws_transport final : public client_transport {
     std::string data;
     bool close = false;
     std::shared_ptr<std::promise<std::string>> done;  // "" or why it failed
+    bool counted = false;                             // sent by try_send: one of unwritten_
   };
+  // At most this many messages of try_send wait to be written: a server that stops
+  // reading meets send()'s bound instead of a growing queue.
+  static constexpr int max_unwritten = 256;
 
  public:
   ws_transport(std::string url, ws_endpoint ep, websocket_transport_options o)
@@ -156,6 +160,21 @@ class ws_transport final : public client_transport {
       return transport_error{url_ + ": the WebSocket is closed"};
     }
     return std::nullopt;
+  }
+
+  bool try_send(const json::object& message) override {
+    {
+      std::lock_guard lk(mu_);
+      if (closing_ || closed_) return false;
+    }
+    if (unwritten_.fetch_add(1) >= max_unwritten) {
+      --unwritten_;
+      return false;
+    }
+    auto o =
+        outgoing{json::dump(message), false, std::make_shared<std::promise<std::string>>(), true};
+    net::post(ioc_, [this, o = std::move(o)]() mutable { enqueue(std::move(o)); });
+    return true;
   }
 
   void close() override {
@@ -300,6 +319,12 @@ class ws_transport final : public client_transport {
     }
   }
 
+  // How writing `o` ended ("" or why not).
+  void settle(outgoing& o, std::string why) {
+    if (o.counted) --unwritten_;
+    o.done->set_value(std::move(why));
+  }
+
   // I/O thread only.
   void enqueue(outgoing o) {
     bool dead;
@@ -308,7 +333,7 @@ class ws_transport final : public client_transport {
       dead = closed_;
     }
     if (dead) {
-      o.done->set_value(o.close ? std::string() : "the WebSocket is closed");
+      settle(o, o.close ? std::string() : "the WebSocket is closed");
       return;
     }
     queue_.push_back(std::move(o));
@@ -324,24 +349,24 @@ class ws_transport final : public client_transport {
       queue_.pop_front();
       if (o.close) {
         auto [ec] = co_await ws_->async_close(websocket::close_code::normal, as_tuple);
-        o.done->set_value(ec ? ec.message() : std::string());
+        settle(o, ec ? ec.message() : std::string());
         continue;
       }
       auto [ec, n] = co_await ws_->async_write(net::buffer(o.data), as_tuple);
       if (ec) {
         std::string why = "cannot write to the WebSocket: " + ec.message();
-        o.done->set_value(why);
+        settle(o, why);
         fail_queue(why);
         break;
       }
-      o.done->set_value(std::string());
+      settle(o, std::string());
     }
     writing_ = false;
   }
 
   void fail_queue(const std::string& why) {
     while (!queue_.empty()) {
-      queue_.front().done->set_value(queue_.front().close ? std::string() : why);
+      settle(queue_.front(), queue_.front().close ? std::string() : why);
       queue_.pop_front();
     }
   }
@@ -381,6 +406,7 @@ class ws_transport final : public client_transport {
   std::future<void> io_done_future_ = io_done_.get_future();
   std::thread io_;
   std::atomic<std::thread::id> io_id_;
+  std::atomic<int> unwritten_{0};
   std::mutex close_mu_;
   bool connected_ = false;
   // I/O thread only.

@@ -1333,9 +1333,9 @@ class upstream : public std::enable_shared_from_this<upstream> {
  public:
   // The fast path of a federated tool (see server::async_tool_handler): a plain call
   // goes upstream without a thread waiting for the answer, when the upstream's
-  // transport can take it without waiting (stdio, 2026-07-28 HTTP). Anything the caller could be
-  // asked or handed (sampling, elicitation, roots, tasks, a re-run) is declined: call_tool serves
-  // it on the pool.
+  // transport can take it without waiting (stdio, WebSocket, 2026-07-28 HTTP). Anything the caller
+  // could be asked or handed (sampling, elicitation, roots, tasks, a re-run) is declined: call_tool
+  // serves it on the pool.
   bool call_tool_async(server::context& ctx, const std::string& name, const std::string& original,
                        const std::string& task_support, const json::object& args,
                        const server::tool_completion& done) {

@@ -13,10 +13,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 using namespace plexus;
 using namespace plexus::client;
@@ -120,6 +123,34 @@ TEST(ClientWebSocket, ModernEraWithMrtrAndProgress) {
   auto missing = (*c)->read_resource("test://nope");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, -32602);
+}
+
+// request_async over WebSocket: the message goes to the I/O thread without waiting for its
+// write; answers (and progress) come back on the reader, many in flight at once.
+TEST(ClientWebSocket, AsyncRequestsDoNotWaitForTheirWrite) {
+  plexus_http_process srv;
+  auto c = client::client::connect(make_websocket_transport(ws_url(srv)),
+                                   handlers(version_mode::auto_detect));
+  ASSERT_TRUE(c) << c.error().describe();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<result<json::object>> got;
+  auto sink = [&](result<json::object> r) {
+    std::lock_guard lk(mu);
+    got.push_back(std::move(r));
+    cv.notify_all();
+  };
+  std::atomic<int> progress{0};
+  request_options ro;
+  ro.on_progress = [&](const json::object&) { ++progress; };
+  ASSERT_TRUE((*c)->request_async("tools/call", {{"name", "test_tool_with_progress"}}, ro, sink));
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE((*c)->request_async(
+        "tools/call", {{"name", "echo"}, {"arguments", {{"text", std::to_string(i)}}}}, {}, sink));
+  std::unique_lock lk(mu);
+  ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return got.size() == 51; }));
+  for (auto& r : got) ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(progress.load(), 3);
 }
 
 TEST(ClientWebSocket, LegacyEraServerRequestsOnMcpPath) {
