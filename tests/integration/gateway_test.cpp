@@ -427,24 +427,25 @@ TEST(Gateway, FaultyUpstreamsFailFastWithClearToolErrors) {
   gw.stop();
 }
 
-// A caller that can answer nothing makes plain calls: to a stdio or 2026-07-28 HTTP upstream
-// they go out from the thread that decoded them and come back on the upstream client's
-// threads, with no handler thread waiting (server::async_tool_handler,
+// A caller that can answer nothing makes plain calls: to a stdio, WebSocket or 2026-07-28 HTTP
+// upstream they go out from the thread that decoded them and come back on the upstream
+// client's threads, with no handler thread waiting (server::async_tool_handler,
 // client::request_async): slow calls do not hold the handler threads, and progress,
 // time-outs, cancellation and failures still cross the hop.
 TEST(Gateway, PlainCallsHoldNoHandlerThread) {
   plexus::testing::plexus_http_process upstream_server;
-  for (bool over_http : {false, true}) {
-    SCOPED_TRACE(over_http ? "HTTP upstream" : "stdio upstream");
+  for (auto kind : {gateway::upstream_kind::stdio, gateway::upstream_kind::http,
+                    gateway::upstream_kind::websocket}) {
+    SCOPED_TRACE("upstream kind " + std::to_string(static_cast<int>(kind)));
     temp_dir dir;
     gateway::gateway_config c;
     c.data_dir = dir.path.string();
     c.worker_threads = 4;
     auto ev = child("ev", {PLEXUS_BINARY, "everything", "--stdio"}, "ev");
-    if (over_http) {
-      ev.kind = gateway::upstream_kind::http;
-      ev.url = upstream_server.url();
-    }
+    ev.kind = kind;
+    if (kind == gateway::upstream_kind::http) ev.url = upstream_server.url();
+    if (kind == gateway::upstream_kind::websocket)
+      ev.url = "ws://127.0.0.1:" + std::to_string(upstream_server.port()) + "/ws";
     ev.timeout = 2s;
     c.upstreams.push_back(ev);
     gateway::gateway gw(c);
