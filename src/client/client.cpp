@@ -472,17 +472,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       if (cancelled || timed_out) {
         lk.unlock();
         cleanup();
-        transport->send(json::object{
-            {"jsonrpc", "2.0"},
-            {"method", "notifications/cancelled"},
-            {"params",
-             json::object{{"requestId", id},
-                          {"reason", cancelled ? "cancelled by the client" : "timed out"}}}});
-        if (cancelled) return unexpected{make_error(error::cancelled, "cancelled")};
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - started).count();
-        char secs[32];
-        std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
-        return unexpected{make_error(error::timeout, method + " after " + secs + " s")};
+        return unexpected{give_up(id, method, cancelled, now - started)};
       }
       p->cv.wait_for(lk, 50ms);
     }
@@ -490,6 +480,22 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     lk.unlock();
     cleanup();
     return to_result(answer);
+  }
+
+  // Request `id` is given up (cancelled by the caller, or timed out): the server is told,
+  // and the caller gets the error this returns.
+  error give_up(std::int64_t id, const std::string& method, bool cancelled,
+                std::chrono::steady_clock::duration waited) {
+    (void)transport->send(json::object{
+        {"jsonrpc", "2.0"},
+        {"method", "notifications/cancelled"},
+        {"params", json::object{{"requestId", id},
+                                {"reason", cancelled ? "cancelled by the client" : "timed out"}}}});
+    if (cancelled) return make_error(error::cancelled, "cancelled");
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
+    return make_error(error::timeout, method + " after " + secs + " s");
   }
 
   // A response message as a result: its result object, or its error.
@@ -632,20 +638,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
           if (!async_waiting.count(key)) continue;  // answered meanwhile
           forget(key);
         }
-        (void)transport->send(json::object{
-            {"jsonrpc", "2.0"},
-            {"method", "notifications/cancelled"},
-            {"params",
-             json::object{{"requestId", p->id},
-                          {"reason", cancelled ? "cancelled by the client" : "timed out"}}}});
-        if (cancelled) {
-          p->done(unexpected{make_error(error::cancelled, "cancelled")});
-          continue;
-        }
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - p->started).count();
-        char secs[32];
-        std::snprintf(secs, sizeof secs, "%.1f", static_cast<double>(ms) / 1000.0);
-        p->done(unexpected{make_error(error::timeout, p->method + " after " + secs + " s")});
+        p->done(unexpected{give_up(p->id, p->method, cancelled, now - p->started)});
       }
     }
   }

@@ -1125,6 +1125,14 @@ class upstream : public std::enable_shared_from_this<upstream> {
     return ro;
   }
 
+  // Options for a request on behalf of a caller who answers nothing: the upstream must
+  // not think it can ask.
+  client::request_options plain_request_options(server::context& ctx) {
+    auto ro = request_options_for(ctx, nullptr);
+    ro.handlers = std::make_shared<const client::input_handlers>();
+    return ro;
+  }
+
   // Runs one request upstream for `ctx`, bridging the upstream's questions to the
   // caller when the caller can answer them.
   client::result<json::object> forward(server::context& ctx, const std::string& method,
@@ -1145,10 +1153,8 @@ class upstream : public std::enable_shared_from_this<upstream> {
       std::string why;
       auto c = acquire(why);
       if (!c) throw unavailable(why);
-      auto ro = request_options_for(ctx, nullptr);
+      auto ro = plain_request_options(ctx);
       ro.tasks = tasks;
-      // The caller answers nothing: the upstream must not think it can ask.
-      ro.handlers = std::make_shared<const client::input_handlers>();
       ++in_flight_;
       auto r = c->request(method, std::move(params), ro);
       --in_flight_;
@@ -1349,8 +1355,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
     auto c = acquire(why);
     if (!c) return false;  // call_tool says why
     auto params = call_params(original, args);
-    auto ro = request_options_for(ctx, nullptr);
-    ro.handlers = std::make_shared<const client::input_handlers>();  // it answers nothing
+    auto ro = plain_request_options(ctx);
     ++reg_->in_flight;
     ++in_flight_;
     auto t0 = clock_type::now();

@@ -1,6 +1,7 @@
 // The Plexus client over HTTP against `plexus everything --http`: both eras of
 // Streamable HTTP, the HTTP+SSE fallback, MRTR, server requests on the POST's
 // stream, x-mcp-header mirroring, and cancellation by closing the stream.
+#include "async_answers.hpp"
 #include "plexus/client/client.hpp"
 #include "plexus_http_process.hpp"
 
@@ -121,23 +122,12 @@ TEST(ClientHttp, AsyncRequestsInTheModernEraOnly) {
   auto modern =
       client::client::connect(make_http_transport(srv.url()), handlers(version_mode::modern_only));
   ASSERT_TRUE(modern);
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<result<json::object>> got;
-  auto sink = [&](result<json::object> r) {
-    std::lock_guard lk(mu);
-    got.push_back(std::move(r));
-    cv.notify_all();
-  };
-  auto wait_for = [&](std::size_t n) {
-    std::unique_lock lk(mu);
-    return cv.wait_for(lk, std::chrono::seconds(10), [&] { return got.size() >= n; });
-  };
+  plexus::testing::async_answers a;
   ASSERT_TRUE((*modern)->request_async(
-      "tools/call", {{"name", "echo"}, {"arguments", {{"text", "posted"}}}}, {}, sink));
-  ASSERT_TRUE(wait_for(1));
-  ASSERT_TRUE(got[0]) << got[0].error().describe();
-  EXPECT_EQ(text(*got[0]), "posted");
+      "tools/call", {{"name", "echo"}, {"arguments", {{"text", "posted"}}}}, {}, a.sink()));
+  ASSERT_TRUE(a.wait_for(1));
+  ASSERT_TRUE(a.got[0]) << a.got[0].error().describe();
+  EXPECT_EQ(text(*a.got[0]), "posted");
 
   auto cancel = std::make_shared<cancellation>();
   request_options ro;
@@ -146,19 +136,18 @@ TEST(ClientHttp, AsyncRequestsInTheModernEraOnly) {
   ASSERT_TRUE((*modern)->request_async(
       "tools/call",
       {{"name", "long_running_operation"}, {"arguments", {{"duration", 20}, {"steps", 200}}}}, ro,
-      sink));
+      a.sink()));
   cancel->cancel();
-  ASSERT_TRUE(wait_for(2));
-  ASSERT_FALSE(got[1]);
-  EXPECT_EQ(got[1].error().kind, error::cancelled);
+  ASSERT_TRUE(a.wait_for(2));
+  ASSERT_FALSE(a.got[1]);
+  EXPECT_EQ(a.got[1].error().kind, error::cancelled);
 
   auto legacy =
       client::client::connect(make_http_transport(srv.url()), handlers(version_mode::legacy_only));
   ASSERT_TRUE(legacy);
-  EXPECT_FALSE((*legacy)->request_async("tools/call", {{"name", "echo"}}, {}, sink));
+  EXPECT_FALSE((*legacy)->request_async("tools/call", {{"name", "echo"}}, {}, a.sink()));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::lock_guard lk(mu);
-  EXPECT_EQ(got.size(), 2u);
+  EXPECT_EQ(a.count(), 2u);
 }
 
 TEST(ClientHttp, UnreachableServerIsAClearError) {

@@ -1,5 +1,6 @@
 // The Plexus client against `plexus everything --stdio`: era probing in both
 // directions, tools, MRTR and legacy server requests through the same handlers.
+#include "async_answers.hpp"
 #include "plexus/client/client.hpp"
 
 #include <gtest/gtest.h>
@@ -118,30 +119,7 @@ TEST(ClientStdio, ProgressTimeoutAndCancellation) {
   EXPECT_TRUE(c->call_tool("echo", {{"text", "still here"}}));  // the session survives
 }
 
-namespace {
-
-// The answers of request_async, as they arrive on the client's threads.
-struct async_answers {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<result<json::object>> got;
-  std::vector<std::thread::id> threads;
-
-  std::function<void(result<json::object>)> sink() {
-    return [this](result<json::object> r) {
-      std::lock_guard lk(mu);
-      got.push_back(std::move(r));
-      threads.push_back(std::this_thread::get_id());
-      cv.notify_all();
-    };
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds t = std::chrono::seconds(10)) {
-    std::unique_lock lk(mu);
-    return cv.wait_for(lk, t, [&] { return got.size() >= n; });
-  }
-};
-
-}  // namespace
+using plexus::testing::async_answers;
 
 TEST(ClientStdio, AsyncRequestsAnswerOnTheClientsThreads) {
   auto c = start(version_mode::auto_detect);
@@ -205,8 +183,7 @@ TEST(ClientStdio, AsyncRequestsTimeOutAreCancelledAndEndWithTheClient) {
   // A closed client sends nothing and never calls back.
   EXPECT_FALSE(c->request_async("tools/call", slow, {}, a.sink()));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::lock_guard lk(a.mu);
-  EXPECT_EQ(a.got.size(), 3u);
+  EXPECT_EQ(a.count(), 3u);
 }
 
 TEST(ClientStdio, AsyncRequestsNeverWaitToWrite) {
@@ -219,8 +196,7 @@ TEST(ClientStdio, AsyncRequestsNeverWaitToWrite) {
   auto r = c->request("tools/call", big);
   ASSERT_TRUE(r) << r.error().describe();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::lock_guard lk(a.mu);
-  EXPECT_TRUE(a.got.empty());
+  EXPECT_EQ(a.count(), 0u);
 }
 
 TEST(ClientStdio, ServerThatIsNotThereFailsClearly) {

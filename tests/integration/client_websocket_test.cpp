@@ -3,6 +3,7 @@
 // progress, wss with a private CA and mTLS, the size limit, a declined
 // upgrade, a connect timeout, a clean close, a server going away, and the CLI
 // with ws:// and wss:// servers.
+#include "async_answers.hpp"
 #include "plexus/client/client.hpp"
 #include "plexus_http_process.hpp"
 
@@ -132,24 +133,20 @@ TEST(ClientWebSocket, AsyncRequestsDoNotWaitForTheirWrite) {
   auto c = client::client::connect(make_websocket_transport(ws_url(srv)),
                                    handlers(version_mode::auto_detect));
   ASSERT_TRUE(c) << c.error().describe();
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<result<json::object>> got;
-  auto sink = [&](result<json::object> r) {
-    std::lock_guard lk(mu);
-    got.push_back(std::move(r));
-    cv.notify_all();
-  };
+  plexus::testing::async_answers a;
   std::atomic<int> progress{0};
   request_options ro;
   ro.on_progress = [&](const json::object&) { ++progress; };
-  ASSERT_TRUE((*c)->request_async("tools/call", {{"name", "test_tool_with_progress"}}, ro, sink));
+  ASSERT_TRUE(
+      (*c)->request_async("tools/call", {{"name", "test_tool_with_progress"}}, ro, a.sink()));
   for (int i = 0; i < 50; ++i)
     ASSERT_TRUE((*c)->request_async(
-        "tools/call", {{"name", "echo"}, {"arguments", {{"text", std::to_string(i)}}}}, {}, sink));
-  std::unique_lock lk(mu);
-  ASSERT_TRUE(cv.wait_for(lk, 10s, [&] { return got.size() == 51; }));
-  for (auto& r : got) ASSERT_TRUE(r) << r.error().describe();
+        "tools/call", {{"name", "echo"}, {"arguments", {{"text", std::to_string(i)}}}}, {},
+        a.sink()));
+  ASSERT_TRUE(a.wait_for(51));
+  std::lock_guard lk(a.mu);
+  EXPECT_EQ(a.got.size(), 51u);
+  for (auto& r : a.got) ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(progress.load(), 3);
 }
 

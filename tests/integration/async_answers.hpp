@@ -1,0 +1,40 @@
+// Collects the answers of client::request_async as they arrive on the client's threads.
+#pragma once
+
+#include "plexus/client/client.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace plexus::testing {
+
+struct async_answers {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<client::result<json::object>> got;
+  std::vector<std::thread::id> threads;  // where each answer arrived
+
+  std::function<void(client::result<json::object>)> sink() {
+    return [this](client::result<json::object> r) {
+      std::lock_guard lk(mu);
+      got.push_back(std::move(r));
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  // True once at least `n` answers arrived within `t`.
+  bool wait_for(std::size_t n, std::chrono::milliseconds t = std::chrono::seconds(10)) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, t, [&] { return got.size() >= n; });
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu);
+    return got.size();
+  }
+};
+
+}  // namespace plexus::testing
