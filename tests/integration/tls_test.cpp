@@ -60,12 +60,19 @@ result<std::unique_ptr<client::client>> trusting_client(const test_pki& pki,
   return client::client::connect(make_http_transport(https_url(srv), o), {});
 }
 
+// `plexus serve` options for HTTPS with the test PKI's server certificate, plus `extra`.
+std::vector<std::string> server_tls(const test_pki& pki, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args{"--tls-cert", pki.path("server.crt"), "--tls-key",
+                                pki.path("server.key")};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
 }  // namespace
 
 TEST(Tls, HttpsWithAPrivateCa) {
   test_pki pki;
-  plexus_http_process srv(
-      {"--tls-cert", pki.path("server.crt"), "--tls-key", pki.path("server.key")});
+  plexus_http_process srv(server_tls(pki));
   auto c = trusting_client(pki, srv);
   ASSERT_TRUE(c) << c.error().describe();
   EXPECT_EQ((*c)->era(), protocol::era::modern);
@@ -84,8 +91,7 @@ TEST(Tls, HttpsWithAPrivateCa) {
 
 TEST(Tls, MutualTlsRequiresAClientCertificate) {
   test_pki pki;
-  plexus_http_process srv({"--tls-cert", pki.path("server.crt"), "--tls-key",
-                           pki.path("server.key"), "--tls-client-ca", pki.path("ca.crt")});
+  plexus_http_process srv(server_tls(pki, {"--tls-client-ca", pki.path("ca.crt")}));
   http_transport_options anonymous;
   anonymous.ca_file = pki.path("ca.crt");
   auto refused = client::client::connect(make_http_transport(https_url(srv), anonymous), {});
@@ -108,8 +114,7 @@ TEST(Tls, AStreamedAnswerAndTheCallsAfterIt) {
   // connection's callback writer after the request's coroutines returned; the connection
   // then reads requests again. Calls after it must work, again and again.
   test_pki pki;
-  plexus_http_process srv(
-      {"--tls-cert", pki.path("server.crt"), "--tls-key", pki.path("server.key")});
+  plexus_http_process srv(server_tls(pki));
   auto c = trusting_client(pki, srv);
   ASSERT_TRUE(c) << c.error().describe();
   for (int i = 0; i < 3; ++i) {
