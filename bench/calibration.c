@@ -6,13 +6,15 @@
  *                                       the request's "id" so that pipelined clients can match
  *
  * It parses nothing beyond the headers' Content-Length and the "id" member: whatever a real MCP
- * server does on top of this is its own cost. HTTP: one epoll loop on one thread.
+ * server does on top of this is its own cost. stdio: it asks for 256 KiB pipes, as any server
+ * may (plexus does), so that the ceiling is not the default 64 KiB pipe's. HTTP: one epoll loop on one thread.
  * Built by bench/run with `cc -O2 -pthread`; standard C + POSIX only. Binds only where told
  * (bench/run passes 127.0.0.1).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -70,6 +72,8 @@ static size_t build_body(const char* req, size_t len, char* out) {
 }
 
 static int run_stdio(void) {
+  (void)fcntl(0, F_SETPIPE_SZ, 256 * 1024); /* fails harmlessly when not a pipe */
+  (void)fcntl(1, F_SETPIPE_SZ, 256 * 1024);
   size_t cap = 1 << 16, have = 0;
   char* buf = malloc(cap);
   char out[512];

@@ -368,7 +368,15 @@ int run_stdio(const options& o, char** cmd) {
       ssize_t w = ::write(to, out.data() + out_off, out.size() - out_off);
       if (w < 0) {
         if (errno == EINTR) continue;
-        if (errno == EAGAIN) return true;
+        if (errno == EAGAIN) {
+          // Drop what was written: while the server never drains the pipe completely the
+          // buffer would otherwise only grow (and every append move megabytes).
+          if (out_off >= (1u << 20)) {
+            out.erase(0, out_off);
+            out_off = 0;
+          }
+          return true;
+        }
         return false;
       }
       out_off += size_t(w);
