@@ -80,7 +80,10 @@ std::string_view type_name(const value& v) noexcept {
 void write_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
-  out.reserve(out.size() + s.size() + 1);
+  // Room for what follows a long string too: reserving it exactly made the next byte
+  // written move the whole message to a buffer twice as large.
+  if (out.capacity() < out.size() + s.size() + 1)
+    out.reserve(out.size() + s.size() + s.size() / 8 + 64);
   std::size_t start = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     // Most text needs no escaping: skip 16 (SSE2), then 8 bytes at a time while none of

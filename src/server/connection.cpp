@@ -203,6 +203,17 @@ const json::object& params_of(const jsonrpc::request& r) {
   return r.params.is_object() ? r.params.get_object() : empty_object;
 }
 
+const json::value no_arguments = json::value(json::object());  // (braces would make [{}])
+
+// The arguments of a tools/call, in place ({} when absent or null), or null when they are
+// not an object. A value, not an object: the schema validator takes one, and making one
+// from the object copied it, large texts and all.
+const json::value* arguments_of(const json::object& params) {
+  auto it = params.find("arguments");
+  if (it == params.end() || it->value().is_null()) return &no_arguments;
+  return it->value().is_object() ? &it->value() : nullptr;
+}
+
 // {"sampling":{}} for "sampling"; {"elicitation":{"url":{}}} for "elicitation.url".
 json::object capability_object(std::string_view cap) {
   auto dot = cap.find('.');
@@ -272,7 +283,6 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
 
   // Size of the message this thread is decoding (0 when it came decoded, as over HTTP).
   static thread_local std::size_t decoding_bytes;
-  static constexpr std::size_t direct_max_bytes = 16 * 1024;
 
   void receive(jsonrpc::decoded d, std::shared_ptr<exchange> ex) {
     if (!ex) ex = default_exchange;
@@ -854,11 +864,11 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     });
   }
 
-  // The tool of a tools/call in a message of at most 16 KiB whose tool may run on this
+  // The tool of a tools/call in a message of at most direct_max_bytes whose tool may run on this
   // thread (directly, or its fast path), or null. Looked up once: the entry is handed on
   // to call_tool.
   std::shared_ptr<const tool_entry> small_call_tool(const jsonrpc::request& req) const {
-    if (req.method != "tools/call" || decoding_bytes > direct_max_bytes) return nullptr;
+    if (req.method != "tools/call" || decoding_bytes > opts.direct_max_bytes) return nullptr;
     auto name = json::find_string(params_of(req), "name");
     if (!name) return nullptr;
     auto tool = srv.tools.find_if([&](const tool_entry& t) { return t.definition.name == *name; });
@@ -945,12 +955,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   // declined: call_tool answers it).
   bool start_fast_path(const jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
                        const respond_fn& respond, const std::string& key, const tool_entry& tool) {
-    const json::object& params = params_of(req);
-    const json::object* args = &empty_object;
-    if (auto it = params.find("arguments"); it != params.end() && !it->value().is_null()) {
-      if (!it->value().is_object()) return false;
-      args = &it->value().get_object();
-    }
+    const json::value* args = arguments_of(params_of(req));
+    if (!args) return false;
     if (tool.input_validator && !tool.input_validator->validate(*args).empty()) return false;
     env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
     env->close_stream = [target = respond.target()] { target->disconnect(); };
@@ -962,7 +968,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         std::make_shared<fast_call>(shared_from_this(), env, respond, key, tool.definition.name);
     bool taken;
     try {
-      taken = tool.fast_path(call->ctx, *args, tool_completion(call));
+      taken = tool.fast_path(call->ctx, args->get_object(), tool_completion(call));
     } catch (const tool_error& e) {
       call->finish(tool_result::error(e.what()));
       return true;
@@ -1100,18 +1106,15 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (!env.task && !decide_task(req, env, *tool, respond)) return;
     // The arguments are read in place: copying them cost an allocation per key (and
     // the whole text of a large argument).
-    const json::object* args_ptr = &empty_object;
-    if (auto it = params.find("arguments"); it != params.end() && !it->value().is_null()) {
-      if (!it->value().is_object()) {
-        respond(error_text(req.id, codes::invalid_params,
-                           "Invalid params: arguments must be an object"));
-        return;
-      }
-      args_ptr = &it->value().get_object();
+    const json::value* args_value = arguments_of(params);
+    if (!args_value) {
+      respond(
+          error_text(req.id, codes::invalid_params, "Invalid params: arguments must be an object"));
+      return;
     }
-    const json::object& args = *args_ptr;
+    const json::object& args = args_value->get_object();
     if (tool->input_validator) {
-      auto errors = tool->input_validator->validate(args);
+      auto errors = tool->input_validator->validate(*args_value);
       if (!errors.empty()) {
         std::string msg = "Invalid arguments for tool " + tool->definition.name + ":";
         for (const auto& e : errors)

@@ -94,7 +94,8 @@ void register_tools(server::server& srv) {
   // First in the list on purpose: it accepts {} (header-validation scenarios call
   // the first listed tool with empty arguments).
   // echo and add neither block nor run long: they run on the thread that read the call.
-  add_tool(srv, "echo", "Echoes the text back", [](const echo_args& a) { return a.text; },
+  // Taking the arguments by value moves the text in and out (no copy of a large one).
+  add_tool(srv, "echo", "Echoes the text back", [](echo_args a) { return std::move(a.text); },
            {.annotations = protocol::tool_annotations{.read_only = true, .open_world = false},
             .fields = {{"text", {{"description", "The text to echo"}}}},
             .dispatch = tool_dispatch::direct});

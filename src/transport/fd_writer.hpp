@@ -30,8 +30,8 @@ class fd_writer : public server::outbound {
   void end_batch();
 
  private:
-  // Writes all of `a` then `b`; marks the writer broken on failure. Called with mu_ held.
-  void write_all(std::string_view a, std::string_view b);
+  // Writes all of `a`, `b` and `c`; marks the writer broken on failure. Called with mu_ held.
+  void write_all(std::string_view a, std::string_view b, std::string_view c = {});
 
   int fd_;
   mutable std::mutex mu_;
@@ -41,7 +41,9 @@ class fd_writer : public server::outbound {
 };
 
 // Reads newline-delimited messages from `in_fd` into `conn` until EOF (returns 0) or
-// a read error (returns its errno), batching the answers of each chunk through `out`.
-int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t max_message_bytes);
+// a read error (returns its errno), batching the answers of each chunk through `out`;
+// `read_bytes` at a time.
+int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t max_message_bytes,
+               std::size_t read_bytes = 64 * 1024);
 
 }  // namespace plexus::transport

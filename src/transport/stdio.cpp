@@ -5,11 +5,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -22,21 +26,30 @@ const void* line_splitter::memchr_(const void* p, int c, std::size_t n) {
 namespace {
 // A batch this large is written at once: memory stays bounded on a long chunk.
 constexpr std::size_t max_batch_bytes = 256 * 1024;
+// An answer this large is not copied into the batch.
+constexpr std::size_t large_message_bytes = 16 * 1024;
+// What serve_stdio asks of its pipes. The default, 64 KiB, holds less than one 64 KiB
+// answer: the writer then waited for the client's reader once per message (8.5k -> 26k
+// 64 KiB echoes/s). Not more: a user's pipes share one budget (pipe-user-pages-soft,
+// 64 MiB), and a gateway may run many stdio servers.
+constexpr std::size_t pipe_bytes = 256 * 1024;
 }  // namespace
 
-void fd_writer::write_all(std::string_view a, std::string_view b) {
-  iovec v[2] = {{const_cast<char*>(a.data()), a.size()}, {const_cast<char*>(b.data()), b.size()}};
+void fd_writer::write_all(std::string_view a, std::string_view b, std::string_view c) {
+  iovec v[3] = {{const_cast<char*>(a.data()), a.size()},
+                {const_cast<char*>(b.data()), b.size()},
+                {const_cast<char*>(c.data()), c.size()}};
   int first = 0;
-  while (first < 2) {
-    ssize_t n = ::writev(fd_, v + first, 2 - first);
+  while (first < 3) {
+    ssize_t n = ::writev(fd_, v + first, 3 - first);
     if (n < 0) {
       if (errno == EINTR) continue;
       broken_ = true;  // the peer closed its end: nothing more can be said
       return;
     }
     auto left = static_cast<std::size_t>(n);
-    while (first < 2 && left >= v[first].iov_len) left -= v[first++].iov_len;
-    if (first < 2) {
+    while (first < 3 && left >= v[first].iov_len) left -= v[first++].iov_len;
+    if (first < 3) {
       v[first].iov_base = static_cast<char*>(v[first].iov_base) + left;
       v[first].iov_len -= left;
     }
@@ -47,6 +60,13 @@ void fd_writer::send(std::string text) {
   std::lock_guard lk(mu_);
   if (broken_) return;
   if (batch_owner_ == std::this_thread::get_id()) {
+    if (text.size() >= large_message_bytes) {
+      // Written as it is after what was gathered: copying it into the batch cost a pass
+      // over the whole message.
+      write_all(batch_, text, "\n");
+      batch_.clear();
+      return;
+    }
     batch_ += text;
     batch_ += '\n';
     if (batch_.size() >= max_batch_bytes) {
@@ -75,17 +95,19 @@ void fd_writer::end_batch() {
   batch_.clear();
 }
 
-int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t max_message_bytes) {
+int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t max_message_bytes,
+               std::size_t read_bytes) {
   line_splitter splitter(max_message_bytes);
   auto on_line = [&](std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank line
     conn.receive(line);
   };
   auto on_oversized = [&] { conn.receive_oversized(); };
-  std::vector<char> buf(64 * 1024);
+  // Left uninitialized: an idle connection does not touch (and so does not hold) it.
+  std::unique_ptr<char[]> buf(new char[read_bytes]);
   int err = 0;
   for (;;) {
-    ssize_t n = ::read(in_fd, buf.data(), buf.size());
+    ssize_t n = ::read(in_fd, buf.get(), read_bytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       err = errno;
@@ -93,7 +115,7 @@ int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t 
     }
     if (n == 0) break;
     out.begin_batch();
-    splitter.feed(buf.data(), static_cast<std::size_t>(n), on_line, on_oversized);
+    splitter.feed(buf.get(), static_cast<std::size_t>(n), on_line, on_oversized);
     out.end_batch();
   }
   out.begin_batch();
@@ -102,12 +124,39 @@ int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t 
   return err;
 }
 
+namespace {
+
+// Asks for a pipe of pipe_bytes; returns the capacity it has (0: not a pipe). The limit
+// (/proc/sys/fs/pipe-max-size, a user's total) may refuse: the pipe then stays as it was.
+std::size_t widen_pipe(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return 0;
+  int now = ::fcntl(fd, F_GETPIPE_SZ);
+  if (now < 0) return 0;
+  if (static_cast<std::size_t>(now) < pipe_bytes) {
+    int got = ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(pipe_bytes));
+    if (got > 0) now = got;
+  }
+  return static_cast<std::size_t>(now);
+}
+
+}  // namespace
+
 int serve_stdio(server::server& srv, const stdio_options& options) {
   std::signal(SIGPIPE, SIG_IGN);
+  std::size_t in_pipe = widen_pipe(options.in_fd);
+  std::size_t out_pipe = widen_pipe(options.out_fd);
+  server::connection_options conn_options{.max_message_bytes = options.max_message_bytes};
+  // A call in a message of up to half the output pipe runs on the reader (when its tool
+  // may): the write of an answer of that size rarely waits for the client.
+  conn_options.direct_max_bytes = std::max(conn_options.direct_max_bytes, out_pipe / 2);
   auto writer = std::make_shared<fd_writer>(options.out_fd);
-  server::connection conn(srv, writer, {.max_message_bytes = options.max_message_bytes});
+  server::connection conn(srv, writer, conn_options);
   int rc = 0;
-  if (int err = pump_lines(options.in_fd, conn, *writer, options.max_message_bytes)) {
+  // Reads as large as the pipe holds (up to 256 KiB): a message that spans two reads is
+  // gathered (copied) before it is decoded.
+  std::size_t read_bytes = std::clamp<std::size_t>(in_pipe, 64 * 1024, 256 * 1024);
+  if (int err = pump_lines(options.in_fd, conn, *writer, options.max_message_bytes, read_bytes)) {
     spdlog::error("stdio: read failed: {}", std::strerror(err));
     rc = 1;
   }

@@ -295,6 +295,24 @@ TEST(Convert, StructErrors) {
   EXPECT_CONV_ERROR(forecast_args, "[]", "", "expected object, got array");
 }
 
+TEST(Convert, StructFromAnObjectReadsItInPlaceWithTheSameRules) {
+  // A tool's arguments are read from the object itself (no copy into a value).
+  const value v = parse(R"({"fields":["a"],"unit":"metric","city":"Oslo","days":5})");
+  auto r = from_json<forecast_args>(v.get_object());
+  ASSERT_TRUE(r.has_value()) << plexus::json::to_string(r.error());
+  EXPECT_EQ(r->city, "Oslo");
+  EXPECT_EQ(r->days, 5);
+  const value unknown = parse(R"({"cty":"x","unit":"metric","fields":[]})");
+  auto e = from_json<forecast_args>(unknown.get_object());
+  ASSERT_FALSE(e.has_value());
+  EXPECT_EQ(plexus::json::to_string(e.error()),
+            plexus::json::to_string(from_json<forecast_args>(unknown).error()));
+  const value bad = parse(R"({"city":"x","unit":"metric","fields":["a",1]})");
+  auto b = from_json<forecast_args>(bad.get_object());
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().path, "/fields/1");
+}
+
 TEST(Convert, NestedStructs) {
   person p{"Ann", {"Main St", 3}, std::nullopt, {{"Side St", 0}}};
   const value j = to_json(p);

@@ -195,3 +195,42 @@ TEST_F(DirectDispatch, LargeMessagesGoToThePool) {
   ASSERT_TRUE(r);
   EXPECT_EQ(where("typed_direct"), std::this_thread::get_id());
 }
+
+TEST_F(DirectDispatch, AConnectionMayRaiseTheSizeThatRunsDirectly) {
+  // serve_stdio does when it could widen its output pipe: a large answer then does not
+  // make the reader wait for the client.
+  server::connection conn(*srv, out, {.direct_max_bytes = 64 * 1024});
+  initialize(conn);
+  conn.receive(request(1, "tools/call",
+                       {{"name", "typed_direct"},
+                        {"arguments", json::object{{"word", std::string(20 * 1024, 'x')}}}}));
+  auto r = out->response(1, 0ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(where("typed_direct"), std::this_thread::get_id());
+  EXPECT_EQ(text_of(*r), std::string(20 * 1024, 'x'));
+}
+
+TEST_F(DirectDispatch, TypedToolsTakeTheirArgumentsByValueOrByReference) {
+  // By value the converted arguments are moved in (a large text is not copied again); a
+  // non-const reference gets them as they are.
+  server::add_tool(*srv, "by_value", "typed", [](word_args a) { return std::move(a.word) + "!"; },
+                   {.dispatch = server::tool_dispatch::direct});
+  server::add_tool(*srv, "by_reference", "typed",
+                   [](server::context&, word_args& a) {
+                     a.word += "?";
+                     return a.word;
+                   },
+                   {.dispatch = server::tool_dispatch::direct});
+  server::connection conn(*srv, out, {});
+  initialize(conn);
+  conn.receive(request(1, "tools/call",
+                       {{"name", "by_value"}, {"arguments", json::object{{"word", "hi"}}}}));
+  auto r = out->response(1, 0ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(text_of(*r), "hi!");
+  conn.receive(request(2, "tools/call",
+                       {{"name", "by_reference"}, {"arguments", json::object{{"word", "hi"}}}}));
+  r = out->response(2, 0ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(text_of(*r), "hi?");
+}

@@ -57,6 +57,28 @@ TEST(FdWriter, TheReadersOwnAnswersWaitForTheEndOfTheBatch) {
   EXPECT_EQ(p.read_some(), "three\n");
 }
 
+TEST(FdWriter, ALargeAnswerInTheBatchGoesOutInOrderWithWhatWasGathered) {
+  // It is written as it is (not copied into the batch), after what was gathered before it.
+  pipe_pair p;
+  fd_writer w(p.fds[1]);
+  std::string large(20 * 1024, 'x');
+  std::string got;
+  std::thread reader([&] {
+    while (got.size() < large.size() + 9) {
+      auto s = p.read_some();
+      if (s.empty()) break;
+      got += s;
+    }
+  });
+  w.begin_batch();
+  w.send("one");
+  w.send(large);
+  w.send("two");
+  w.end_batch();
+  reader.join();
+  EXPECT_EQ(got, "one\n" + large + "\ntwo\n");
+}
+
 TEST(FdWriter, ABrokenPipeIsReportedNotFatal) {
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);

@@ -61,3 +61,23 @@ TEST(LineSplitter, ALineExactlyAtTheLimitPassesAndOneByteMoreDoesNot) {
   r.finish(s);
   EXPECT_EQ(r.oversized, 2);
 }
+
+TEST(LineSplitter, AWholeLineInsideOneChunkIsPassedInPlace) {
+  // Copying every line first cost a pass over each message (64 KiB for a 64 KiB call);
+  // only a line that spans chunks is gathered.
+  plexus::transport::line_splitter s(1000);
+  std::string chunk = "{\"a\":1}\r\n{\"b\":2}\n{\"c\"";
+  std::vector<const char*> where;
+  std::vector<std::string> lines;
+  auto on_line = [&](std::string_view l) {
+    where.push_back(l.data());
+    lines.emplace_back(l);
+  };
+  s.feed(chunk.data(), chunk.size(), on_line, [] {});
+  std::string rest = ":3}\n";
+  s.feed(rest.data(), rest.size(), on_line, [] {});
+  ASSERT_EQ(lines, (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}", "{\"c\":3}"}));
+  EXPECT_EQ(where[0], chunk.data());
+  EXPECT_EQ(where[1], chunk.data() + 9);
+  EXPECT_NE(where[2], chunk.data() + 17);  // spanned two chunks: gathered
+}

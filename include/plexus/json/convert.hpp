@@ -267,6 +267,9 @@ value write(const T& v) {
   }
 }
 
+template <class T>
+bool read_members(const object& o, T& out, conversion_error& err);
+
 // Reads `v` into `out`; on failure fills `err` (path relative to `v`) and returns false.
 template <class T>
 bool read(const value& v, T& out, conversion_error& err) {
@@ -422,39 +425,45 @@ bool read(const value& v, T& out, conversion_error& err) {
       err = mismatch("object", v);
       return false;
     }
-    for (const auto& kv : *o) {
-      bool known = false;
-      boost::mp11::mp_for_each<members_of<T>>(
-          [&](auto d) { known = known || name_policy<T>::json_name(d.name) == kv.key(); });
-      if (!known) {
-        err = unknown_property(kv.key());
-        return false;
-      }
-    }
-    bool ok = true;
-    boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
-      if (!ok) return;
-      auto& m = out.*d.pointer;
-      const std::string_view key = name_policy<T>::json_name(d.name);
-      const auto it = o->find(key);
-      if (it == o->end()) {
-        if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
-          m.reset();
-        } else {
-          err = missing_property(key);
-          ok = false;
-        }
-      } else if (!detail::read(it->value(), m, err)) {
-        prepend(err, key);
-        ok = false;
-      }
-    });
-    return ok;
+    return read_members(*o, out, err);
   } else {
     static_assert(dependent_false<T>,
                   "plexus::json: unsupported type (describe it with Boost.Describe, or specialize "
                   "plexus::json::adapter<T>)");
   }
+}
+
+// The members of a described struct from the properties of `o`.
+template <class T>
+bool read_members(const object& o, T& out, conversion_error& err) {
+  for (const auto& kv : o) {
+    bool known = false;
+    boost::mp11::mp_for_each<members_of<T>>(
+        [&](auto d) { known = known || name_policy<T>::json_name(d.name) == kv.key(); });
+    if (!known) {
+      err = unknown_property(kv.key());
+      return false;
+    }
+  }
+  bool ok = true;
+  boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
+    if (!ok) return;
+    auto& m = out.*d.pointer;
+    const std::string_view key = name_policy<T>::json_name(d.name);
+    const auto it = o.find(key);
+    if (it == o.end()) {
+      if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+        m.reset();
+      } else {
+        err = missing_property(key);
+        ok = false;
+      }
+    } else if (!detail::read(it->value(), m, err)) {
+      prepend(err, key);
+      ok = false;
+    }
+  });
+  return ok;
 }
 
 }  // namespace detail
@@ -472,6 +481,19 @@ plexus::expected<T, conversion_error> from_json(const value& v) {
   T out{};
   conversion_error err;
   if (detail::read(v, out, err)) return plexus::expected<T, conversion_error>(std::move(out));
+  return plexus::unexpected{std::move(err)};
+}
+
+// The same for a described struct read from an object's properties (a tool's arguments)
+// in place: going through from_json(const value&) copied the object, large texts and all.
+template <class T>
+requires detail::described_struct<T> plexus::expected<T, conversion_error> from_json(
+    const object& o) {
+  static_assert(std::is_default_constructible_v<T>, "plexus::json::from_json: T needs T{}");
+  T out{};
+  conversion_error err;
+  if (detail::read_members(o, out, err))
+    return plexus::expected<T, conversion_error>(std::move(out));
   return plexus::unexpected{std::move(err)};
 }
 

@@ -46,6 +46,12 @@ class exchange {
 
 struct connection_options {
   std::size_t max_message_bytes = 4 * 1024 * 1024;
+  // A tools/call for a tool_dispatch::direct tool (or one with a fast path) runs on the
+  // thread that read it only in a message of at most this size (stream transports; over
+  // HTTP, where the message comes decoded, always). The reader also writes the answer:
+  // a stream that cannot take a large answer at once would stop it reading. stdio
+  // raises it when it could widen its pipes.
+  std::size_t direct_max_bytes = 16 * 1024;
 };
 
 class connection {

@@ -73,7 +73,8 @@ class tool_completion {
 
 // A tool's asynchronous fast path, for a handler whose work waits on something else
 // (a proxy forwarding the call): tried first, on the thread that decoded the request,
-// for a plain call (no task, no MRTR retry, a message of at most 16 KiB). It either
+// for a plain call (no task, no MRTR retry, a message within the connection's
+// direct_max_bytes, 16 KiB unless the transport raised it). It either
 // takes the call (starts the work without blocking, returns true and later calls
 // `done` once, from any thread) or declines (returns false without calling `done`),
 // and then the tool's handler runs on the pool as usual. `ctx` stays valid until
@@ -159,8 +160,8 @@ enum class tool_dispatch {
   // Only for handlers that neither block nor run long: while one runs, that thread
   // reads and writes nothing else. It cannot wait for the client (a 2025-era ask fails
   // with an error; modern-era MRTR works, as it does not wait). Tools that support tasks,
-  // and calls in messages over 16 KiB on stream transports (stdio, Unix sockets), run on
-  // the pool.
+  // and calls in messages over connection_options::direct_max_bytes on stream transports
+  // (16 KiB; stdio raises it when it widened its pipes), run on the pool.
   direct,
 };
 

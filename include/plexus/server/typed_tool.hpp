@@ -3,6 +3,7 @@
 // the validated arguments; a described struct return value gives
 // structuredContent, an outputSchema and a text mirror. Accepted callables:
 //   R f()   R f(context&)   R f(const Args&)   R f(context&, const Args&)
+// (or Args by value: the converted arguments are then moved in)
 // with R one of: tool_result, std::string, a described struct,
 // boost::json::value/object, an arithmetic type, or void.
 // Thread-safety: as plexus::server::server (registration is thread-safe).
@@ -66,6 +67,20 @@ template <class A, class... Rest>
 inline constexpr bool takes_context<std::tuple<A, Rest...>> =
     std::is_same_v<std::remove_cvref_t<A>, context>;
 
+// A parameter declared as a non-const lvalue reference cannot take a moved value.
+template <class A>
+inline constexpr bool takes_by_lvalue =
+    std::is_lvalue_reference_v<A> && !std::is_const_v<std::remove_reference_t<A>>;
+
+// The arguments converted to P: a described struct is read from them in place.
+template <class P>
+plexus::expected<P, json::conversion_error> read_arguments(const json::object& arguments) {
+  if constexpr (boost::describe::has_describe_members<P>::value)
+    return json::from_json<P>(arguments);
+  else
+    return json::from_json<P>(json::value(arguments));
+}
+
 // Non-template pieces (src/server/typed_tool.cpp).
 json::object empty_input_schema();
 tool_result text_result_of(const json::value& v);
@@ -77,6 +92,8 @@ tool_result to_tool_result(R&& r) {
   using T = std::remove_cvref_t<R>;
   if constexpr (std::is_same_v<T, tool_result>)
     return std::forward<R>(r);
+  else if constexpr (std::is_same_v<T, std::string>)
+    return tool_result::text(std::forward<R>(r));  // a returned string is moved, not copied
   else if constexpr (std::is_convertible_v<T, std::string_view>)
     return tool_result::text(std::string(std::string_view(r)));
   else if constexpr (boost::describe::has_describe_members<T>::value)
@@ -128,12 +145,21 @@ void add_tool(server& srv, std::string name, std::string description, F f,
           else
             return invoke();
         } else {
-          auto params = json::from_json<Params>(arguments);
+          auto params = detail::read_arguments<Params>(arguments);
           if (!params) return detail::invalid_arguments(name, params.error());
-          if constexpr (with_ctx)
-            return invoke(ctx, *params);
-          else
-            return invoke(*params);
+          // Moved into a callable that takes them by value (it may keep or return their
+          // strings without a copy); a non-const reference gets them as they are.
+          if constexpr (with_ctx) {
+            if constexpr (detail::takes_by_lvalue<std::tuple_element_t<1, args_tuple>>)
+              return invoke(ctx, *params);
+            else
+              return invoke(ctx, std::move(*params));
+          } else {
+            if constexpr (detail::takes_by_lvalue<std::tuple_element_t<0, args_tuple>>)
+              return invoke(*params);
+            else
+              return invoke(std::move(*params));
+          }
         }
       },
       options.dispatch);
