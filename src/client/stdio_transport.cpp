@@ -8,10 +8,12 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -103,6 +105,10 @@ class stdio_transport : public client_transport {
     int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
       throw std::runtime_error(std::string("stdio: pipe: ") + std::strerror(errno));
+    // Wide pipes whatever the server does about them (most do nothing): a large message
+    // then does not make its writer wait for the reader once per message.
+    transport::widen_pipe(in[1]);
+    read_bytes_ = std::clamp<std::size_t>(transport::widen_pipe(out[0]), 64 * 1024, 256 * 1024);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -159,7 +165,9 @@ class stdio_transport : public client_transport {
 
   void read_stdout() {
     transport::line_splitter splitter(spec_.max_message_bytes);
-    std::vector<char> buf(64 * 1024);
+    // As much as the pipe holds: a message that spans two reads is gathered (copied).
+    // Uninitialized: an idle server's reader does not touch (hold) it.
+    std::unique_ptr<char[]> buf(new char[read_bytes_]);
     auto on_line = [&](std::string_view line) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
       boost::system::error_code ec;
@@ -182,10 +190,10 @@ class stdio_transport : public client_transport {
                 " bytes (the client's limit)";
     };
     for (;;) {
-      ssize_t n = ::read(out_fd_, buf.data(), buf.size());
+      ssize_t n = ::read(out_fd_, buf.get(), read_bytes_);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
-      splitter.feed(buf.data(), static_cast<std::size_t>(n), on_line, on_oversized);
+      splitter.feed(buf.get(), static_cast<std::size_t>(n), on_line, on_oversized);
       if (!fatal.empty()) break;
     }
     if (fatal.empty()) splitter.finish(on_line, on_oversized);
@@ -257,6 +265,7 @@ class stdio_transport : public client_transport {
   process_spec spec_;
   pid_t pid_ = -1;
   int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  std::size_t read_bytes_ = 64 * 1024;  // set by spawn(): what one read of stdout takes
   std::mutex write_mu_;
   std::atomic<bool> closing_{false};
   std::atomic<bool> reaped_{false};

@@ -28,11 +28,6 @@ namespace {
 constexpr std::size_t max_batch_bytes = 256 * 1024;
 // An answer this large is not copied into the batch.
 constexpr std::size_t large_message_bytes = 16 * 1024;
-// What serve_stdio asks of its pipes. The default, 64 KiB, holds less than one 64 KiB
-// answer: the writer then waited for the client's reader once per message (8.5k -> 26k
-// 64 KiB echoes/s). Not more: a user's pipes share one budget (pipe-user-pages-soft,
-// 64 MiB), and a gateway may run many stdio servers.
-constexpr std::size_t pipe_bytes = 256 * 1024;
 }  // namespace
 
 void fd_writer::write_all(std::string_view a, std::string_view b, std::string_view c) {
@@ -124,23 +119,17 @@ int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t 
   return err;
 }
 
-namespace {
-
-// Asks for a pipe of pipe_bytes; returns the capacity it has (0: not a pipe). The limit
-// (/proc/sys/fs/pipe-max-size, a user's total) may refuse: the pipe then stays as it was.
-std::size_t widen_pipe(int fd) {
+std::size_t widen_pipe(int fd, std::size_t bytes) {
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) return 0;
   int now = ::fcntl(fd, F_GETPIPE_SZ);
   if (now < 0) return 0;
-  if (static_cast<std::size_t>(now) < pipe_bytes) {
-    int got = ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(pipe_bytes));
+  if (static_cast<std::size_t>(now) < bytes) {
+    int got = ::fcntl(fd, F_SETPIPE_SZ, static_cast<int>(bytes));
     if (got > 0) now = got;
   }
   return static_cast<std::size_t>(now);
 }
-
-}  // namespace
 
 int serve_stdio(server::server& srv, const stdio_options& options) {
   std::signal(SIGPIPE, SIG_IGN);

@@ -5,7 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <condition_variable>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -205,4 +209,63 @@ TEST(ClientStdio, ServerThatIsNotThereFailsClearly) {
   auto c = client::client::connect(std::move(t), client_options{});
   ASSERT_FALSE(c);
   EXPECT_EQ(c.error().kind, error::closed);
+}
+
+namespace {
+
+// The child of this process whose command line contains `marker`, or 0.
+pid_t child_with(const std::string& marker) {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    DIR* d = ::opendir("/proc");
+    pid_t found = 0;
+    while (dirent* e = d ? ::readdir(d) : nullptr) {
+      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+      if (pid <= 0) continue;
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      auto close_paren = line.rfind(')');
+      if (close_paren == std::string::npos) continue;
+      int ppid = 0;
+      char state = 0;
+      if (std::sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) != 2) continue;
+      if (ppid != ::getpid()) continue;
+      std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+      std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+      if (args.find(marker) != std::string::npos) found = pid;
+    }
+    if (d) ::closedir(d);
+    if (found) return found;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return 0;
+}
+
+int pipe_size_of(pid_t pid, int fd) {
+  int f = ::open(("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd)).c_str(),
+                 O_RDONLY | O_NONBLOCK);
+  if (f < 0) return -1;
+  int size = ::fcntl(f, F_GETPIPE_SZ);
+  ::close(f);
+  return size;
+}
+
+}  // namespace
+
+TEST(ClientStdio, ThePipesToTheServerAreWide) {
+  // Most servers leave their pipes as they are: the client widens both, so that a large
+  // message does not make its writer wait for the reader once per message.
+  int probe[2];
+  ASSERT_EQ(::pipe(probe), 0);
+  bool can = ::fcntl(probe[0], F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024;
+  ::close(probe[0]);
+  ::close(probe[1]);
+  if (!can) GTEST_SKIP() << "pipes cannot grow to 256 KiB here";
+  // `sleep` touches no pipe: whatever size they have, the client gave them.
+  auto t = make_stdio_transport({.command = "sleep", .args = {"30.25"}});
+  pid_t child = child_with("30.25");
+  ASSERT_NE(child, 0);
+  EXPECT_EQ(pipe_size_of(child, 0), 256 * 1024);
+  EXPECT_EQ(pipe_size_of(child, 1), 256 * 1024);
+  t->close();
 }

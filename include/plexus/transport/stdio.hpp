@@ -23,6 +23,16 @@ struct stdio_options {
 // Serves `srv` until EOF on the input. Returns 0 on EOF, 1 on an I/O error.
 int serve_stdio(server::server& srv, const stdio_options& options = {});
 
+// What both ends of a stdio connection ask of their pipes. The default, 64 KiB, holds
+// less than one 64 KiB message: its writer then waited for the reader once per message
+// (64 KiB echoes: 8.5k -> 26k/s). Not more: a user's pipes share one budget
+// (/proc/sys/fs/pipe-user-pages-soft, 64 MiB), and a gateway may run many stdio servers.
+inline constexpr std::size_t stdio_pipe_bytes = 256 * 1024;
+
+// Asks for a pipe of at least `bytes` (F_SETPIPE_SZ) when `fd` is a pipe; returns the
+// capacity it has then, 0 when `fd` is not a pipe. A refusal (a limit) leaves it as it was.
+std::size_t widen_pipe(int fd, std::size_t bytes = stdio_pipe_bytes);
+
 // Splits a byte stream into lines no longer than a limit; what is longer is
 // reported once as oversized and skipped up to its newline.
 class line_splitter {
