@@ -318,6 +318,29 @@ TEST(HttpBadInput, TruncatedAndAbortedRequestsLeaveServerServing) {
   expect_serving(s);
 }
 
+TEST(HttpBadInput, ModernClientClosingBeforeTheAnswerCancelsTheCall) {
+  // 2026-07-28 cancels by closing the request's stream; closing before the answer has
+  // begun (a plain JSON answer still being computed) must cancel too. It did not: the
+  // call ran to its end and held the only worker for 20 s.
+  server s({"--workers", "1"});
+  {
+    client c(s.port());
+    ASSERT_TRUE(
+        c.send(post(s.port(), modern_headers("tools/call", "long_running_operation"),
+                    modern_call(1, "long_running_operation", {{"duration", 20}, {"steps", 200}}))));
+    std::this_thread::sleep_for(200ms);
+  }  // closed, no answer read
+  client c(s.port());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      c.send(post(s.port(), modern_headers("tools/call", "long_running_operation"),
+                  modern_call(2, "long_running_operation", {{"duration", 0.1}, {"steps", 1}}))));
+  auto r = c.read_response(10s);
+  ASSERT_TRUE(r) << "no answer";
+  EXPECT_EQ(r->status, 200) << show(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
 TEST(HttpBadInput, OversizedHeadersAre431) {
   server s;
   // 17 KiB in one header: over the 16 KiB limit.
