@@ -178,6 +178,29 @@ class connection {
     if (ssl_) return http::read_some(*ssl_, b, p, ec);
     return http::read_some(tcp_, b, p, ec);
   }
+  // The same, asynchronously (handlers run on the io_context's thread). A write starts at
+  // once on the calling thread when the socket can take it.
+  template <class Msg, class Handler>
+  void async_write(Msg& m, Handler&& h) {
+    if (ssl_)
+      http::async_write(*ssl_, m, std::forward<Handler>(h));
+    else
+      http::async_write(tcp_, m, std::forward<Handler>(h));
+  }
+  template <class Parser, class Handler>
+  void async_read_header(beast::flat_buffer& b, Parser& p, Handler&& h) {
+    if (ssl_)
+      http::async_read_header(*ssl_, b, p, std::forward<Handler>(h));
+    else
+      http::async_read_header(tcp_, b, p, std::forward<Handler>(h));
+  }
+  template <class Parser, class Handler>
+  void async_read_some(beast::flat_buffer& b, Parser& p, Handler&& h) {
+    if (ssl_)
+      http::async_read_some(*ssl_, b, p, std::forward<Handler>(h));
+    else
+      http::async_read_some(tcp_, b, p, std::forward<Handler>(h));
+  }
   // Unblocks a reader on another thread.
   void abort() {
     beast::error_code ec;
@@ -302,7 +325,11 @@ class http_transport : public client_transport,
     auto meta = params ? json::find_object(*params, "_meta") : nullptr;
     auto version = meta ? json::find_string(*meta, protocol::meta::protocol_version) : nullptr;
     if (!method || !version || !protocol::is_modern_version(*version)) return false;
-    return !send(message);
+    if (auto conn = take_idle()) {
+      post_async(message, std::string(*method), *params, std::move(conn));
+      return true;
+    }
+    return !send(message);  // a new connection is made (blocking) on a thread of its own
   }
 
   // A failed exchange becomes the request's error answer: the server's JSON-RPC
@@ -368,6 +395,14 @@ class http_transport : public client_transport,
     }
     for (auto& t : threads)
       if (t.joinable()) t.join();
+    if (io_thread_.joinable()) {
+      io_work_.reset();
+      ioc_.stop();
+      if (io_thread_.get_id() == std::this_thread::get_id())
+        io_thread_.detach();  // the last owner let go from an answer's handler
+      else
+        io_thread_.join();
+    }
   }
 
  private:
@@ -454,6 +489,135 @@ class http_transport : public client_transport,
     }
   }
 
+  // One request posted on a kept-alive connection without a thread waiting for it: the
+  // write starts on the caller's thread, the answer is read on the transport's I/O thread.
+  // A 2026-07-28 request only (no session to re-establish). What is not a plain answer
+  // goes on as post() would: a stream is read on a thread of its own; an authorization
+  // challenge, or a connection the server had closed, sends the request again through
+  // post() (it was not processed).
+  struct async_exchange {
+    std::shared_ptr<http_transport> self;
+    std::shared_ptr<connection> conn;
+    json::object message;
+    std::string method;
+    json::object params;
+    std::string id_key;
+    json::value id;
+    http::request<http::string_body> req;
+    std::shared_ptr<beast::flat_buffer> buffer = std::make_shared<beast::flat_buffer>();
+    std::shared_ptr<http::response_parser<http::buffer_body>> parser =
+        std::make_shared<http::response_parser<http::buffer_body>>();
+    std::string body;
+    char chunk[16 * 1024];
+  };
+
+  void post_async(const json::object& message, std::string method, const json::object& params,
+                  std::shared_ptr<connection> conn) {
+    std::call_once(io_started_, [this] {
+      io_work_.emplace(net::make_work_guard(ioc_));
+      io_thread_ = std::thread([this] { ioc_.run(); });
+    });
+    auto x = std::make_shared<async_exchange>();
+    x->self = shared_from_this();
+    x->conn = std::move(conn);
+    x->message = message;
+    x->method = std::move(method);
+    x->params = params;
+    x->id = message.at("id");
+    x->id_key = json::dump(x->id);
+    {
+      std::lock_guard lk(mu_);
+      methods_[x->id_key] = x->method;
+      streams_[x->id_key] = x->conn;  // closing it cancels the request
+    }
+    ++active_;
+    x->req = post_request(x->message, x->method, x->params, true);
+    x->parser->body_limit(boost::none);
+    x->conn->async_write(x->req, [x](beast::error_code ec, std::size_t) {
+      if (ec) return x->self->async_failed(x);
+      x->conn->async_read_header(*x->buffer, *x->parser, [x](beast::error_code ec, std::size_t) {
+        if (ec) return x->self->async_failed(x);
+        x->self->async_header(x);
+      });
+    });
+  }
+
+  void async_header(const std::shared_ptr<async_exchange>& x) {
+    auto& res = x->parser->get();
+    int status = static_cast<int>(res.result_int());
+    bool challenge =
+        status == 401 || status == 403 || (status == 400 && res.find("DPoP-Nonce") != res.end());
+    if (challenge && opts_.auth && opts_.auth->on_challenge) return async_failed(x, true);
+    if (status == 202) return async_done(x, std::nullopt);
+    std::string content_type(res[http::field::content_type]);
+    if (content_type.find("text/event-stream") != std::string::npos && status == 200) {
+      stream_answer(x->conn, x->buffer, x->parser, x->id_key, x->method, true);
+      return async_done(x, std::nullopt, false);
+    }
+    async_read_body(x);
+  }
+
+  void async_read_body(const std::shared_ptr<async_exchange>& x) {
+    if (x->parser->is_done()) {
+      return async_done(x,
+                        complete_answer(x->conn, *x->parser, x->body, x->message, x->method, true));
+    }
+    x->parser->get().body().data = x->chunk;
+    x->parser->get().body().size = sizeof x->chunk;
+    x->conn->async_read_some(*x->buffer, *x->parser, [x](beast::error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      auto& self = *x->self;
+      if (!ec) {
+        x->body.append(x->chunk, sizeof x->chunk - x->parser->get().body().size);
+        if (x->body.size() > self.opts_.max_message_bytes) ec = http::error::body_limit;
+      }
+      if (ec) {
+        int status = static_cast<int>(x->parser->get().result_int());
+        return self.async_done(x, transport_error{"reading the answer failed", status});
+      }
+      self.async_read_body(x);
+    });
+  }
+
+  // The write or the header failed (or the server asks for credentials: `challenge`).
+  // Unless cancelled or closing, post() sends the request again on a fresh connection.
+  void async_failed(const std::shared_ptr<async_exchange>& x, bool challenge = false) {
+    bool cancelled;
+    {
+      std::lock_guard lk(mu_);
+      cancelled = aborted_.count(x->id_key) > 0;
+    }
+    if (closing_ || cancelled)
+      return async_done(x, transport_error{"cannot reach " + url_ + ": the request was cancelled"});
+    (void)challenge;  // post() handles the challenge from the start
+    auto self = x->self;
+    thread_cache::instance().run([self, x] {
+      if (auto err = self->post(x->message, x->method, x->params, true))
+        self->deliver_error(x->id, *err);
+      self->async_done(x, std::nullopt, false);
+    });
+  }
+
+  // The end of an asynchronous exchange; `unregister` false when the stream reader (or
+  // post()) owns the request's entry now.
+  void async_done(const std::shared_ptr<async_exchange>& x, std::optional<transport_error> err,
+                  bool unregister = true) {
+    if (err) deliver_error(x->id, *err);
+    {
+      std::lock_guard lk(mu_);
+      if (unregister) {
+        auto it = streams_.find(x->id_key);
+        if (it != streams_.end() && it->second == x->conn && !streaming_.count(x->id_key))
+          streams_.erase(it);
+      }
+      aborted_.erase(x->id_key);
+    }
+    if (--active_ == 0) {
+      std::lock_guard lk(mu_);
+      idle_.notify_all();
+    }
+  }
+
   std::optional<transport_error> post(const json::object& message, const std::string& method,
                                       const json::object& params, bool modern) {
     auto id_it = message.find("id");
@@ -481,31 +645,10 @@ class http_transport : public client_transport,
         auto it = t->streams_.find(key);
         if (it != t->streams_.end() && it->second == *current && !t->streaming_.count(key))
           t->streams_.erase(it);
+        t->aborted_.erase(key);
       }
     } unreg{this, id_key, &conn};
-    http::request<http::string_body> req{http::verb::post, ep_.target, 11};
-    base_headers(req);
-    req.set(http::field::content_type, "application/json");
-    req.set(http::field::accept, "application/json, text/event-stream");
-    if (modern) {
-      auto meta = json::find_object(params, "_meta");
-      req.set("MCP-Protocol-Version",
-              std::string(*json::find_string(*meta, protocol::meta::protocol_version)));
-      req.set("Mcp-Method", method);
-      const json::string* name = nullptr;
-      if (method == "tools/call" || method == "prompts/get")
-        name = json::find_string(params, "name");
-      if (method == "resources/read") name = json::find_string(params, "uri");
-      if (method.starts_with("tasks/")) name = json::find_string(params, "taskId");
-      if (name) req.set("Mcp-Name", header_value(*name));
-      if (method == "tools/call" && name) mirror_params(req, std::string(*name), params);
-    } else {
-      std::lock_guard lk(mu_);
-      if (!session_id_.empty()) req.set("Mcp-Session-Id", session_id_);
-      if (!legacy_version_.empty()) req.set("MCP-Protocol-Version", legacy_version_);
-    }
-    req.body() = json::dump(message);
-    req.prepare_payload();
+    auto req = post_request(message, method, params, modern);
 
     auto buffer = std::make_shared<beast::flat_buffer>();
     auto parser = std::make_shared<http::response_parser<http::buffer_body>>();
@@ -517,7 +660,7 @@ class http_transport : public client_transport,
         conn->write(req);
         conn->read_header(*buffer, *parser);
       } catch (const std::exception& e) {
-        if (!reused || closing_)
+        if (!reused || closing_ || was_aborted(id_key))
           return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
         // The server closed the idle connection before it read this request: the
         // request was not processed, so it goes again on a fresh connection.
@@ -557,32 +700,80 @@ class http_transport : public client_transport,
     std::string content_type(res[http::field::content_type]);
     if (status == 202) return std::nullopt;
     if (content_type.find("text/event-stream") != std::string::npos && status == 200) {
-      // The answer streams: read it on its own thread.
-      {
-        std::lock_guard lk(mu_);
-        if (!id_key.empty()) {
-          streams_[id_key] = conn;
-          streaming_.insert(id_key);
-        }
-      }
-      auto self = shared_from_this();
-      std::lock_guard lk(mu_);
-      bool initialize = method == "initialize" && !modern;
-      threads_.emplace_back([self, conn, buffer, parser, id_key, modern, initialize] {
-        self->read_stream(*conn, *buffer, *parser, id_key, !modern);
-        if (initialize) self->maybe_open_get_stream();  // the answer came as a stream
-        std::lock_guard g(self->mu_);
-        self->streams_.erase(id_key);
-        self->streaming_.erase(id_key);
-      });
+      stream_answer(conn, buffer, parser, id_key, method, modern);
       return std::nullopt;
     }
     // A complete body.
     auto body = read_body(*conn, *buffer, *parser);
     if (!body) return transport_error{"reading the answer failed", status};
-    if (parser->is_done() && res.keep_alive()) give_back(conn);
+    return complete_answer(conn, *parser, *body, message, method, modern);
+  }
+
+  // The HTTP request that posts `message`.
+  http::request<http::string_body> post_request(const json::object& message,
+                                                const std::string& method,
+                                                const json::object& params, bool modern) {
+    http::request<http::string_body> req{http::verb::post, ep_.target, 11};
+    base_headers(req);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::accept, "application/json, text/event-stream");
+    if (modern) {
+      auto meta = json::find_object(params, "_meta");
+      req.set("MCP-Protocol-Version",
+              std::string(*json::find_string(*meta, protocol::meta::protocol_version)));
+      req.set("Mcp-Method", method);
+      const json::string* name = nullptr;
+      if (method == "tools/call" || method == "prompts/get")
+        name = json::find_string(params, "name");
+      if (method == "resources/read") name = json::find_string(params, "uri");
+      if (method.starts_with("tasks/")) name = json::find_string(params, "taskId");
+      if (name) req.set("Mcp-Name", header_value(*name));
+      if (method == "tools/call" && name) mirror_params(req, std::string(*name), params);
+    } else {
+      std::lock_guard lk(mu_);
+      if (!session_id_.empty()) req.set("Mcp-Session-Id", session_id_);
+      if (!legacy_version_.empty()) req.set("MCP-Protocol-Version", legacy_version_);
+    }
+    req.body() = json::dump(message);
+    req.prepare_payload();
+    return req;
+  }
+
+  // The answer streams (SSE): it is read on a thread of its own.
+  void stream_answer(const std::shared_ptr<connection>& conn,
+                     const std::shared_ptr<beast::flat_buffer>& buffer,
+                     const std::shared_ptr<http::response_parser<http::buffer_body>>& parser,
+                     const std::string& id_key, const std::string& method, bool modern) {
+    {
+      std::lock_guard lk(mu_);
+      if (!id_key.empty()) {
+        streams_[id_key] = conn;
+        streaming_.insert(id_key);
+      }
+    }
+    auto self = shared_from_this();
+    std::lock_guard lk(mu_);
+    bool initialize = method == "initialize" && !modern;
+    threads_.emplace_back([self, conn, buffer, parser, id_key, modern, initialize] {
+      self->read_stream(*conn, *buffer, *parser, id_key, !modern);
+      if (initialize) self->maybe_open_get_stream();  // the answer came as a stream
+      std::lock_guard g(self->mu_);
+      self->streams_.erase(id_key);
+      self->streaming_.erase(id_key);
+    });
+  }
+
+  // An answer whose body was read whole: delivered, or the error it means.
+  std::optional<transport_error> complete_answer(const std::shared_ptr<connection>& conn,
+                                                 http::response_parser<http::buffer_body>& parser,
+                                                 const std::string& body,
+                                                 const json::object& message,
+                                                 const std::string& method, bool modern) {
+    auto& res = parser.get();
+    int status = static_cast<int>(res.result_int());
+    if (parser.is_done() && res.keep_alive()) give_back(conn);
     boost::system::error_code ec;
-    auto v = body->empty() ? json::value() : plexus::json::parse(*body, ec);
+    auto v = body.empty() ? json::value() : plexus::json::parse(body, ec);
     if (!modern && method == "initialize" && (status == 400 || status == 404 || status == 405)) {
       bool modern_error = false;
       if (!ec && v.is_object())
@@ -848,9 +1039,17 @@ class http_transport : public client_transport,
     {
       std::lock_guard lk(mu_);
       auto it = streams_.find(id_key);
-      if (it != streams_.end()) c = it->second;
+      if (it != streams_.end()) {
+        c = it->second;
+        aborted_.insert(id_key);  // its exchange must not send it again
+      }
     }
     if (c) c->abort();
+  }
+
+  bool was_aborted(const std::string& id_key) {
+    std::lock_guard lk(mu_);
+    return aborted_.count(id_key) > 0;
   }
 
  private:
@@ -926,6 +1125,10 @@ class http_transport : public client_transport,
   http_transport_options opts_;
   std::optional<ssl::context> tls_;
   net::io_context ioc_;
+  // Runs ioc_ for asynchronous exchanges (started by the first).
+  std::once_flag io_started_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> io_work_;
+  std::thread io_thread_;
   std::mutex mu_;
   std::string session_id_;
   std::string legacy_version_;
@@ -934,6 +1137,7 @@ class http_transport : public client_transport,
       tool_headers_;
   std::map<std::string, std::shared_ptr<connection>> streams_;
   std::set<std::string> streaming_;  // requests whose answer is being read as a stream
+  std::set<std::string> aborted_;    // requests cancelled while their exchange runs
   std::atomic<int> active_{0};       // requests waiting for their answer
   std::condition_variable idle_;
   std::shared_ptr<connection> get_conn_;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 using namespace plexus;
@@ -114,6 +115,31 @@ TEST(ClientHttp, CancellationClosesTheStream) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
 }
 
+TEST(ClientHttp, ACancelledRequestIsNotSentAgain) {
+  // Closing its kept-alive connection (how 2026-07-28 cancels) looked like a connection the
+  // server had closed while idle: the request went again on a fresh one and ran to its end,
+  // holding the server's only worker for 20 s.
+  plexus_http_process srv({"--workers", "1"});
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::modern_only));
+  ASSERT_TRUE(c);
+  auto cancel = std::make_shared<cancellation>();
+  std::thread t([cancel] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel->cancel();
+  });
+  request_options ro;
+  ro.cancel = cancel;  // no progress: a plain JSON answer, still awaited when cancelled
+  auto r = (*c)->call_tool("long_running_operation", {{"duration", 20}, {"steps", 200}}, ro);
+  t.join();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, error::cancelled);
+  auto start = std::chrono::steady_clock::now();
+  auto next = (*c)->call_tool("long_running_operation", {{"duration", 0.1}, {"steps", 1}});
+  ASSERT_TRUE(next) << next.error().describe();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
 // request_async over HTTP: a 2026-07-28 request is posted by a thread of its own, so it goes
 // out at once and its answer (and a cancel, which closes its stream) reach `done`; a legacy
 // session is left to request(), which re-initializes a session the server lost.
@@ -148,6 +174,47 @@ TEST(ClientHttp, AsyncRequestsInTheModernEraOnly) {
   EXPECT_FALSE((*legacy)->request_async("tools/call", {{"name", "echo"}}, {}, a.sink()));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(a.count(), 2u);
+}
+
+TEST(ClientHttp, AsyncRequestsOnKeptAliveConnectionsHoldNoThreadEach) {
+  // A 2026-07-28 request that finds an idle kept-alive connection is written from the
+  // caller's thread and its answer read on the transport's one I/O thread: eight slow
+  // calls in flight do not hold eight waiting threads (they did).
+  plexus_http_process srv;
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::modern_only));
+  ASSERT_TRUE(c);
+  auto slow = [](double seconds) {
+    return json::object{{"name", "long_running_operation"},
+                        {"arguments", {{"duration", seconds}, {"steps", 1}}}};
+  };
+  // Eight calls at once leave eight kept-alive connections behind.
+  std::vector<std::thread> warm;
+  for (int i = 0; i < 8; ++i)
+    warm.emplace_back([&] { EXPECT_TRUE((*c)->request("tools/call", slow(0.2))); });
+  for (auto& t : warm) t.join();
+  plexus::testing::async_answers a;
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE((*c)->request_async("tools/call", slow(0.3), {}, a.sink()));
+  ASSERT_TRUE(a.wait_for(8));
+  for (auto& r : a.got) {
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(text(*r).rfind("Long running operation completed", 0), 0u);
+  }
+  EXPECT_EQ(std::set<std::thread::id>(a.threads.begin(), a.threads.end()).size(), 1u);
+
+  // An answer that streams (progress) is handed on to a reader of its own.
+  std::atomic<int> progress{0};
+  request_options ro;
+  ro.on_progress = [&](const json::object&) { ++progress; };
+  ASSERT_TRUE((*c)->request_async(
+      "tools/call",
+      {{"name", "long_running_operation"}, {"arguments", {{"duration", 0.2}, {"steps", 2}}}}, ro,
+      a.sink()));
+  ASSERT_TRUE(a.wait_for(9));
+  ASSERT_TRUE(a.got[8]) << a.got[8].error().describe();
+  EXPECT_EQ(text(*a.got[8]).rfind("Long running operation completed: 2 steps", 0), 0u);
+  EXPECT_EQ(progress.load(), 2);
 }
 
 TEST(ClientHttp, UnreachableServerIsAClearError) {
