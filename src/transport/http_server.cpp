@@ -642,14 +642,21 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       }
     } g{this};
     const std::string remote = remote_of(stream, unix_peer);
-    for (;;) {
+    for (bool kept_alive = false;; kept_alive = true) {
       if (stopping) break;
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(opts.max_header_bytes));
       parser.body_limit(opts.max_body_bytes);
-      beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
+      // A kept-alive connection may stay silent for idle_timeout between requests (the
+      // option was ignored: idle connections lived read_timeout). Its next head falls under
+      // the same bound: a head sent slowly holds the connection no longer than silence
+      // would. The body then has read_timeout, as a whole first request has.
+      auto& lowest = beast::get_lowest_layer(stream);
+      lowest.expires_after(kept_alive ? opts.idle_timeout : opts.read_timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, as_tuple);
       if (!ec && !parser.is_done()) {
+        if (auto len = parser.content_length(); kept_alive && !(len && *len <= buffer.size()))
+          lowest.expires_after(opts.read_timeout);  // not all here yet: it may be waited for
         // A flat buffer grows only as far as asked: a large body would be read 512 bytes
         // per system call (64 KiB: ~130 reads). Room for it is made now and given back
         // after the request, so idle connections and open streams stay small.
