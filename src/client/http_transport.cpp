@@ -325,7 +325,9 @@ class http_transport : public client_transport,
     auto meta = params ? json::find_object(*params, "_meta") : nullptr;
     auto version = meta ? json::find_string(*meta, protocol::meta::protocol_version) : nullptr;
     if (!method || !version || !protocol::is_modern_version(*version)) return false;
-    if (auto conn = take_idle()) {
+    // Not with an auth hook: it may refresh a token over the network, which must not
+    // happen on the caller's thread (a gateway's I/O thread).
+    if (auto conn = opts_.auth ? nullptr : take_idle()) {
       post_async(message, std::string(*method), *params, std::move(conn));
       return true;
     }
@@ -491,10 +493,9 @@ class http_transport : public client_transport,
 
   // One request posted on a kept-alive connection without a thread waiting for it: the
   // write starts on the caller's thread, the answer is read on the transport's I/O thread.
-  // A 2026-07-28 request only (no session to re-establish). What is not a plain answer
-  // goes on as post() would: a stream is read on a thread of its own; an authorization
-  // challenge, or a connection the server had closed, sends the request again through
-  // post() (it was not processed).
+  // A 2026-07-28 request only (no session to re-establish), and no auth hook (no
+  // challenges). A stream answer is read on a thread of its own, as post() does; a
+  // connection the server had closed sends the request again through post().
   struct async_exchange {
     std::shared_ptr<http_transport> self;
     std::shared_ptr<connection> conn;
@@ -545,9 +546,6 @@ class http_transport : public client_transport,
   void async_header(const std::shared_ptr<async_exchange>& x) {
     auto& res = x->parser->get();
     int status = static_cast<int>(res.result_int());
-    bool challenge =
-        status == 401 || status == 403 || (status == 400 && res.find("DPoP-Nonce") != res.end());
-    if (challenge && opts_.auth && opts_.auth->on_challenge) return async_failed(x, true);
     if (status == 202) return async_done(x, std::nullopt);
     std::string content_type(res[http::field::content_type]);
     if (content_type.find("text/event-stream") != std::string::npos && status == 200) {
@@ -579,9 +577,10 @@ class http_transport : public client_transport,
     });
   }
 
-  // The write or the header failed (or the server asks for credentials: `challenge`).
-  // Unless cancelled or closing, post() sends the request again on a fresh connection.
-  void async_failed(const std::shared_ptr<async_exchange>& x, bool challenge = false) {
+  // The write or the header failed: the server had closed the kept-alive connection, and
+  // the request was not processed. Unless cancelled or closing, post() sends it again on a
+  // fresh connection.
+  void async_failed(const std::shared_ptr<async_exchange>& x) {
     bool cancelled;
     {
       std::lock_guard lk(mu_);
@@ -589,7 +588,6 @@ class http_transport : public client_transport,
     }
     if (closing_ || cancelled)
       return async_done(x, transport_error{"cannot reach " + url_ + ": the request was cancelled"});
-    (void)challenge;  // post() handles the challenge from the start
     auto self = x->self;
     thread_cache::instance().run([self, x] {
       if (auto err = self->post(x->message, x->method, x->params, true))

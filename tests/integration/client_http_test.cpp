@@ -2,7 +2,10 @@
 // Streamable HTTP, the HTTP+SSE fallback, MRTR, server requests on the POST's
 // stream, x-mcp-header mirroring, and cancellation by closing the stream.
 #include "async_answers.hpp"
+#include "http_client.hpp"
 #include "plexus/client/client.hpp"
+#include "plexus/server/typed_tool.hpp"
+#include "plexus/transport/http_server.hpp"
 #include "plexus_http_process.hpp"
 
 #include <gtest/gtest.h>
@@ -215,6 +218,72 @@ TEST(ClientHttp, AsyncRequestsOnKeptAliveConnectionsHoldNoThreadEach) {
   ASSERT_TRUE(a.got[8]) << a.got[8].error().describe();
   EXPECT_EQ(text(*a.got[8]).rfind("Long running operation completed: 2 steps", 0), 0u);
   EXPECT_EQ(progress.load(), 2);
+}
+
+namespace {
+struct said {
+  std::string text;
+};
+BOOST_DESCRIBE_STRUCT(said, (), (text))
+}  // namespace
+
+TEST(ClientHttp, AnAsyncRequestOnAConnectionTheServerClosedGoesAgainOnAFreshOne) {
+  // The server drops idle kept-alive connections (here after 100 ms): a request written on one
+  // was not processed, and is sent again on a new connection.
+  server::server srv(protocol::implementation{"idle-closer", "1.0.0"});
+  server::add_tool(srv, "echo", "echo", [](said a) { return std::move(a.text); });
+  transport::http_server_options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.idle_timeout = std::chrono::milliseconds(100);
+  transport::http_server hs(srv, o);
+  hs.start();
+  auto c = client::client::connect(
+      make_http_transport("http://127.0.0.1:" + std::to_string(hs.port()) + "/mcp"),
+      handlers(version_mode::modern_only));
+  ASSERT_TRUE(c);
+  ASSERT_TRUE((*c)->call_tool("echo", {{"text", "first"}}));    // leaves a kept-alive connection
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // which the server closes
+  plexus::testing::async_answers a;
+  ASSERT_TRUE((*c)->request_async(
+      "tools/call", {{"name", "echo"}, {"arguments", {{"text", "again"}}}}, {}, a.sink()));
+  ASSERT_TRUE(a.wait_for(1));
+  ASSERT_TRUE(a.got[0]) << a.got[0].error().describe();
+  EXPECT_EQ(text(*a.got[0]), "again");
+  c->reset();
+  hs.stop();
+}
+
+TEST(HttpServerKeepAlive, AConnectionIdleBetweenRequestsIsClosedAfterIdleTimeout) {
+  // http_server_options::idle_timeout was ignored: an idle kept-alive connection lived
+  // read_timeout (30 s) whatever it said. A request still gets read_timeout once it begins.
+  server::server srv(protocol::implementation{"idle-closer", "1.0.0"});
+  transport::http_server_options o;
+  o.port = 0;
+  o.idle_timeout = std::chrono::milliseconds(200);
+  o.read_timeout = std::chrono::seconds(5);
+  transport::http_server hs(srv, o);
+  hs.start();
+  namespace th = plexus::testing::http;
+  th::client raw(hs.port());
+  ASSERT_TRUE(raw.connected());
+  auto discover =
+      th::build_request("POST", "/mcp", hs.port(),
+                        {{"Content-Type", "application/json"},
+                         {"Accept", "application/json, text/event-stream"},
+                         {"MCP-Protocol-Version", "2026-07-28"},
+                         {"Mcp-Method", "server/discover"}},
+                        R"({"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{)"
+                        R"("io.modelcontextprotocol/protocolVersion":"2026-07-28",)"
+                        R"("io.modelcontextprotocol/clientInfo":{"name":"t","version":"1"},)"
+                        R"("io.modelcontextprotocol/clientCapabilities":{}}}})");
+  ASSERT_TRUE(raw.send(discover));
+  auto r = raw.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_FALSE(raw.peer_closed());  // kept alive
+  EXPECT_TRUE(raw.wait_closed(std::chrono::seconds(2)));
+  hs.stop();
 }
 
 TEST(ClientHttp, UnreachableServerIsAClearError) {
