@@ -1,5 +1,6 @@
 // The Plexus client against `plexus everything --stdio`: era probing in both
 // directions, tools, MRTR and legacy server requests through the same handlers.
+#include "../common/wide_pipes.hpp"
 #include "async_answers.hpp"
 #include "plexus/client/client.hpp"
 
@@ -255,12 +256,8 @@ int pipe_size_of(pid_t pid, int fd) {
 TEST(ClientStdio, ThePipesToTheServerAreWide) {
   // Most servers leave their pipes as they are: the client widens both, so that a large
   // message does not make its writer wait for the reader once per message.
-  int probe[2];
-  ASSERT_EQ(::pipe(probe), 0);
-  bool can = ::fcntl(probe[0], F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024;
-  ::close(probe[0]);
-  ::close(probe[1]);
-  if (!can) GTEST_SKIP() << "pipes cannot grow to 256 KiB here";
+  if (!plexus::testing::pipes_can_grow_to(256 * 1024))
+    GTEST_SKIP() << "pipes cannot grow to 256 KiB here";
   // `sleep` touches no pipe: whatever size they have, the client gave them.
   auto t = make_stdio_transport({.command = "sleep", .args = {"30.25"}});
   pid_t child = child_with("30.25");

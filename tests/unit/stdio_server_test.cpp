@@ -1,6 +1,7 @@
 // serve_stdio over real pipes: it widens them (a 64 KiB answer no longer fills the pipe,
 // which made the reader wait for the client once per message), and then runs the calls of
-// direct tools in messages up to a quarter of the output pipe on the reading thread.
+// direct tools in messages up to half the output pipe on the reading thread.
+#include "../common/wide_pipes.hpp"
 #include "plexus/server/typed_tool.hpp"
 #include "plexus/transport/stdio.hpp"
 
@@ -50,13 +51,8 @@ struct StdioServer : ::testing::Test {
                      {.dispatch = server::tool_dispatch::direct});
     ASSERT_EQ(::pipe(to_server), 0);
     ASSERT_EQ(::pipe(from_server), 0);
-    // Whether this system lets an unprivileged process have 256 KiB pipes at all.
-    int probe[2];
-    ASSERT_EQ(::pipe(probe), 0);
-    bool can = ::fcntl(probe[0], F_SETPIPE_SZ, 256 * 1024) >= 256 * 1024;
-    ::close(probe[0]);
-    ::close(probe[1]);
-    if (!can) GTEST_SKIP() << "pipes cannot grow to 256 KiB here";
+    if (!plexus::testing::pipes_can_grow_to(256 * 1024))
+      GTEST_SKIP() << "pipes cannot grow to 256 KiB here";
     serving = std::thread([this] {
       reader = std::this_thread::get_id();
       transport::serve_stdio(srv, {.in_fd = to_server[0], .out_fd = from_server[1]});
