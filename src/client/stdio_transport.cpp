@@ -8,7 +8,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -108,7 +107,7 @@ class stdio_transport : public client_transport {
     // Wide pipes whatever the server does about them (most do nothing): a large message
     // then does not make its writer wait for the reader once per message.
     transport::widen_pipe(in[1]);
-    read_bytes_ = std::clamp<std::size_t>(transport::widen_pipe(out[0]), 64 * 1024, 256 * 1024);
+    read_bytes_ = transport::read_bytes_for(transport::widen_pipe(out[0]));
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
@@ -165,7 +164,6 @@ class stdio_transport : public client_transport {
 
   void read_stdout() {
     transport::line_splitter splitter(spec_.max_message_bytes);
-    // As much as the pipe holds: a message that spans two reads is gathered (copied).
     // Uninitialized: an idle server's reader does not touch (hold) it.
     std::unique_ptr<char[]> buf(new char[read_bytes_]);
     auto on_line = [&](std::string_view line) {

@@ -15,7 +15,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <vector>
 
 namespace plexus::transport {
 
@@ -131,6 +130,10 @@ std::size_t widen_pipe(int fd, std::size_t bytes) {
   return static_cast<std::size_t>(now);
 }
 
+std::size_t read_bytes_for(std::size_t pipe_capacity) {
+  return std::clamp<std::size_t>(pipe_capacity, 64 * 1024, 256 * 1024);
+}
+
 int serve_stdio(server::server& srv, const stdio_options& options) {
   std::signal(SIGPIPE, SIG_IGN);
   std::size_t in_pipe = widen_pipe(options.in_fd);
@@ -142,10 +145,8 @@ int serve_stdio(server::server& srv, const stdio_options& options) {
   auto writer = std::make_shared<fd_writer>(options.out_fd);
   server::connection conn(srv, writer, conn_options);
   int rc = 0;
-  // Reads as large as the pipe holds (up to 256 KiB): a message that spans two reads is
-  // gathered (copied) before it is decoded.
-  std::size_t read_bytes = std::clamp<std::size_t>(in_pipe, 64 * 1024, 256 * 1024);
-  if (int err = pump_lines(options.in_fd, conn, *writer, options.max_message_bytes, read_bytes)) {
+  if (int err = pump_lines(options.in_fd, conn, *writer, options.max_message_bytes,
+                           read_bytes_for(in_pipe))) {
     spdlog::error("stdio: read failed: {}", std::strerror(err));
     rc = 1;
   }

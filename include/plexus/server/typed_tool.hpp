@@ -149,17 +149,17 @@ void add_tool(server& srv, std::string name, std::string description, F f,
           if (!params) return detail::invalid_arguments(name, params.error());
           // Moved into a callable that takes them by value (it may keep or return their
           // strings without a copy); a non-const reference gets them as they are.
-          if constexpr (with_ctx) {
-            if constexpr (detail::takes_by_lvalue<std::tuple_element_t<1, args_tuple>>)
-              return invoke(ctx, *params);
+          using declared = std::tuple_element_t<with_ctx ? 1 : 0, args_tuple>;
+          auto&& a = [&]() -> decltype(auto) {
+            if constexpr (detail::takes_by_lvalue<declared>)
+              return (*params);
             else
-              return invoke(ctx, std::move(*params));
-          } else {
-            if constexpr (detail::takes_by_lvalue<std::tuple_element_t<0, args_tuple>>)
-              return invoke(*params);
-            else
-              return invoke(std::move(*params));
-          }
+              return std::move(*params);
+          }();
+          if constexpr (with_ctx)
+            return invoke(ctx, std::forward<decltype(a)>(a));
+          else
+            return invoke(std::forward<decltype(a)>(a));
         }
       },
       options.dispatch);

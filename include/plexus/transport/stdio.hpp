@@ -33,6 +33,10 @@ inline constexpr std::size_t stdio_pipe_bytes = 256 * 1024;
 // capacity it has then, 0 when `fd` is not a pipe. A refusal (a limit) leaves it as it was.
 std::size_t widen_pipe(int fd, std::size_t bytes = stdio_pipe_bytes);
 
+// How much one read(2) of a stream takes: as much as its pipe holds, 64 KiB to 256 KiB (a
+// message that spans two reads is gathered, that is copied, before it is decoded).
+std::size_t read_bytes_for(std::size_t pipe_capacity);
+
 // Splits a byte stream into lines no longer than a limit; what is longer is
 // reported once as oversized and skipped up to its newline.
 class line_splitter {
@@ -49,12 +53,7 @@ class line_splitter {
       if (!skipping_ && nl && buf_.empty()) {
         // A whole line inside this chunk is passed in place: copying it first cost a
         // pass over every message (64 KiB for a 64 KiB call).
-        std::string_view line(data + i, take);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.size() > max_)
-          on_oversized();
-        else
-          on_line(line);
+        emit(std::string_view(data + i, take), on_line, on_oversized);
         i += take + 1;
         continue;
       }
@@ -75,11 +74,7 @@ class line_splitter {
         if (skipping_) {
           skipping_ = false;
         } else {
-          if (!buf_.empty() && buf_.back() == '\r') buf_.pop_back();
-          if (buf_.size() > max_)
-            on_oversized();
-          else
-            on_line(std::string_view(buf_));
+          emit(std::string_view(buf_), on_line, on_oversized);
           buf_.clear();
         }
       }
@@ -88,17 +83,21 @@ class line_splitter {
   // At EOF: the last line without a newline, if any.
   template <class OnLine, class OnOversized>
   void finish(OnLine&& on_line, OnOversized&& on_oversized) {
-    if (!skipping_ && !buf_.empty()) {
-      if (buf_.size() > max_)
-        on_oversized();
-      else
-        on_line(std::string_view(buf_));
-    }
+    if (!skipping_ && !buf_.empty()) emit(std::string_view(buf_), on_line, on_oversized);
     buf_.clear();
     skipping_ = false;
   }
 
  private:
+  // A complete line, without its trailing "\r": to on_line, or to on_oversized past the limit.
+  template <class OnLine, class OnOversized>
+  void emit(std::string_view line, OnLine& on_line, OnOversized& on_oversized) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.size() > max_)
+      on_oversized();
+    else
+      on_line(line);
+  }
   static const void* memchr_(const void* p, int c, std::size_t n);
   std::size_t max_;
   std::string buf_;
