@@ -62,6 +62,14 @@ TEST(LineSplitter, ALineExactlyAtTheLimitPassesAndOneByteMoreDoesNot) {
   EXPECT_EQ(r.oversized, 2);
 }
 
+TEST(LineSplitter, ALastLineWithoutNewlineLosesItsCarriageReturnToo) {
+  plexus::transport::line_splitter s(100);
+  recorder r;
+  r.feed(s, "{\"a\":1}\r");
+  r.finish(s);
+  EXPECT_EQ(r.lines, (std::vector<std::string>{"{\"a\":1}"}));
+}
+
 TEST(LineSplitter, AWholeLineInsideOneChunkIsPassedInPlace) {
   // Copying every line first cost a pass over each message (64 KiB for a 64 KiB call);
   // only a line that spans chunks is gathered.
