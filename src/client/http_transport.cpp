@@ -501,7 +501,6 @@ class http_transport : public client_transport,
     std::shared_ptr<connection> conn;
     json::object message;
     std::string method;
-    json::object params;
     std::string id_key;
     json::value id;
     http::request<http::string_body> req;
@@ -523,7 +522,6 @@ class http_transport : public client_transport,
     x->conn = std::move(conn);
     x->message = message;
     x->method = std::move(method);
-    x->params = params;
     x->id = message.at("id");
     x->id_key = json::dump(x->id);
     {
@@ -532,7 +530,7 @@ class http_transport : public client_transport,
       streams_[x->id_key] = x->conn;  // closing it cancels the request
     }
     ++active_;
-    x->req = post_request(x->message, x->method, x->params, true);
+    x->req = post_request(x->message, x->method, params, true);
     x->parser->body_limit(boost::none);
     x->conn->async_write(x->req, [x](beast::error_code ec, std::size_t) {
       if (ec) return x->self->async_failed(x);
@@ -587,13 +585,28 @@ class http_transport : public client_transport,
       cancelled = aborted_.count(x->id_key) > 0;
     }
     if (closing_ || cancelled)
-      return async_done(x, transport_error{"cannot reach " + url_ + ": the request was cancelled"});
+      return async_done(
+          x, transport_error{cancelled ? "the request was cancelled" : "the transport is closed"});
     auto self = x->self;
     thread_cache::instance().run([self, x] {
-      if (auto err = self->post(x->message, x->method, x->params, true))
+      if (auto err = self->post(x->message, x->method, x->message.at("params").as_object(), true))
         self->deliver_error(x->id, *err);
       self->async_done(x, std::nullopt, false);
     });
+  }
+
+  // A request's exchange on `conn` ended: its cancellation entry goes (unless `unregister`
+  // is false: a stream reader or post() owns it now, or the answer streams), and so does
+  // the note that it was cancelled.
+  void forget_exchange(const std::string& id_key, const std::shared_ptr<connection>& conn,
+                       bool unregister) {
+    std::lock_guard lk(mu_);
+    if (unregister) {
+      auto it = streams_.find(id_key);
+      if (it != streams_.end() && it->second == conn && !streaming_.count(id_key))
+        streams_.erase(it);
+    }
+    aborted_.erase(id_key);
   }
 
   // The end of an asynchronous exchange; `unregister` false when the stream reader (or
@@ -601,15 +614,7 @@ class http_transport : public client_transport,
   void async_done(const std::shared_ptr<async_exchange>& x, std::optional<transport_error> err,
                   bool unregister = true) {
     if (err) deliver_error(x->id, *err);
-    {
-      std::lock_guard lk(mu_);
-      if (unregister) {
-        auto it = streams_.find(x->id_key);
-        if (it != streams_.end() && it->second == x->conn && !streaming_.count(x->id_key))
-          streams_.erase(it);
-      }
-      aborted_.erase(x->id_key);
-    }
+    forget_exchange(x->id_key, x->conn, unregister);
     if (--active_ == 0) {
       std::lock_guard lk(mu_);
       idle_.notify_all();
@@ -638,12 +643,7 @@ class http_transport : public client_transport,
       const std::string& key;
       std::shared_ptr<connection>* current;
       ~unregister() {
-        if (key.empty()) return;
-        std::lock_guard lk(t->mu_);
-        auto it = t->streams_.find(key);
-        if (it != t->streams_.end() && it->second == *current && !t->streaming_.count(key))
-          t->streams_.erase(it);
-        t->aborted_.erase(key);
+        if (!key.empty()) t->forget_exchange(key, *current, true);
       }
     } unreg{this, id_key, &conn};
     auto req = post_request(message, method, params, modern);
