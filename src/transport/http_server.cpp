@@ -323,6 +323,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::atomic<bool> started{false};
   net::io_context ioc;
   std::vector<std::thread> threads;
+  // One I/O thread (a server pinned to one core, or --threads 1) already runs a connection's
+  // handlers one at a time: a strand would only add a lock and reference counts per handler
+  // (~6% of a request's CPU).
+  bool single_io_thread = false;
   std::optional<ssl::context> tls;
   tcp::acceptor acceptor;
   unix_socket::acceptor unix_acceptor;
@@ -367,6 +371,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     acceptor.bind(ep);
     acceptor.listen(net::socket_base::max_listen_connections);
     bound_port = acceptor.local_endpoint().port();
+    std::size_t n = opts.threads ? opts.threads : usable_cores();
+    single_io_thread = n == 1;
     net::co_spawn(ioc, accept_tcp(shared_from_this()), net::detached);
     if (!opts.unix_path.empty()) {
       std::filesystem::remove(opts.unix_path);
@@ -376,7 +382,6 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       net::co_spawn(ioc, accept_unix(shared_from_this()), net::detached);
     }
     schedule_reaper();
-    std::size_t n = opts.threads ? opts.threads : usable_cores();
     for (std::size_t i = 0; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
   }
 
@@ -518,10 +523,16 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   // ---- accepting -------------------------------------------------------------
 
+  // Where a new connection's handlers run, one at a time.
+  net::any_io_executor connection_executor() {
+    if (single_io_thread) return ioc.get_executor();
+    return net::make_strand(ioc);
+  }
+
   static awaitable<void> accept_tcp(std::shared_ptr<impl> self) {
     for (;;) {
       auto [ec, socket] =
-          co_await self->acceptor.async_accept(net::make_strand(self->ioc), as_tuple);
+          co_await self->acceptor.async_accept(self->connection_executor(), as_tuple);
       if (ec) {
         if (self->stopping || ec == net::error::operation_aborted) co_return;
         continue;
@@ -546,7 +557,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   static awaitable<void> accept_unix(std::shared_ptr<impl> self) {
     for (;;) {
       auto [ec, socket] =
-          co_await self->unix_acceptor.async_accept(net::make_strand(self->ioc), as_tuple);
+          co_await self->unix_acceptor.async_accept(self->connection_executor(), as_tuple);
       if (ec) {
         if (self->stopping || ec == net::error::operation_aborted) co_return;
         continue;
