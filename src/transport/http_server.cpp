@@ -1304,9 +1304,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   awaitable<bool> answer(Stream& stream, const request_t& req, std::shared_ptr<response_stream> rs,
                          bool modern, std::vector<std::pair<std::string, std::string>> headers,
                          bool priming, std::function<void()> on_client_gone) {
-    auto ex = co_await net::this_coro::executor;
-    auto wake = std::make_shared<wakeup>(ex);
-    rs->attach(wake->notifier());
+    // Made when the first look finds nothing: a direct tool has answered before this runs.
+    std::shared_ptr<wakeup> wake;
     response_stream::batch first;
     // A 2026-07-28 client cancels by closing its connection, also before the answer has
     // begun: watched once the answer takes a while (arming it cost a system call per call:
@@ -1322,6 +1321,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       first = rs->poll(0);
       if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
       if (watch && watch->gone) break;
+      if (!wake) {  // look once more after attaching: an answer may have come in between
+        wake = std::make_shared<wakeup>(co_await net::this_coro::executor);
+        rs->attach(wake->notifier());
+        continue;
+      }
       bool before_watch = watchable && !watch;
       bool woken = co_await wake->wait(before_watch ? std::min(opts.keepalive_interval, 20ms)
                                                     : opts.keepalive_interval);
@@ -1338,7 +1342,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                           });
       }
     }
-    rs->detach();
+    if (wake) rs->detach();
     if (watch) {
       watch->done = true;
       if (watch->gone) {
@@ -1466,16 +1470,20 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                 std::shared_ptr<response_stream> rs,
                                 std::vector<std::pair<std::string, std::string>> headers,
                                 bool priming_capable, bool& streamed) {
-    auto ex = co_await net::this_coro::executor;
-    auto wake = std::make_shared<wakeup>(ex);
-    rs->attach(wake->notifier());
+    // Made when the first look finds nothing: a direct tool has answered before this runs.
+    std::shared_ptr<wakeup> wake;
     response_stream::batch first;
     for (;;) {
       first = rs->poll(0);
       if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
+      if (!wake) {  // look once more after attaching: an answer may have come in between
+        wake = std::make_shared<wakeup>(co_await net::this_coro::executor);
+        rs->attach(wake->notifier());
+        continue;
+      }
       co_await wake->wait(opts.keepalive_interval);
     }
-    rs->detach();
+    if (wake) rs->detach();
     if (first.events.empty() && first.accepted)
       co_return co_await write_plain(stream, req.version(), http::status::accepted, "",
                                      req.keep_alive(), "", &req, std::move(headers));

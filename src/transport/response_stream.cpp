@@ -41,7 +41,9 @@ void response_stream::disconnect() {
 void response_stream::attach(std::function<void()> waker) {
   std::unique_lock lk(mu_);
   waker_ = std::move(waker);
-  wake(lk);
+  // Woken at once only when there is something to look at: a reader that polls before it
+  // waits would otherwise pay a wake-up (a post to its executor) per answer for nothing.
+  if (!events_.empty() || accepted_ || disconnect_ || overflowed_) wake(lk);
 }
 
 void response_stream::detach() {
@@ -57,9 +59,15 @@ bool response_stream::attached() const {
 response_stream::batch response_stream::poll(std::uint64_t after) {
   std::lock_guard lk(mu_);
   batch b;
-  for (const auto& e : events_)
-    if (e.seq > after) b.events.push_back(e);
-  if (!resumable_) events_.clear();
+  if (!resumable_) {  // nothing is kept: the events move out (a 64 KiB answer was copied)
+    b.events.reserve(events_.size());
+    for (auto& e : events_)
+      if (e.seq > after) b.events.push_back(std::move(e));
+    events_.clear();
+  } else {
+    for (const auto& e : events_)
+      if (e.seq > after) b.events.push_back(e);
+  }
   b.accepted = accepted_;
   b.finished = finished_;
   b.disconnect = disconnect_;
