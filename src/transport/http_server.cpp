@@ -1298,14 +1298,24 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     co_return keep;
   }
 
+  // The first time a look at `rs` finds nothing, makes the wake-up and attaches it; true then:
+  // look once more before waiting (an answer may have come in between). Not made earlier: a
+  // direct tool's answer is usually there at the first look, and needs no wake-up at all.
+  static bool attach_first(std::shared_ptr<wakeup>& wake, response_stream& rs,
+                           const net::any_io_executor& ex) {
+    if (wake) return false;
+    wake = std::make_shared<wakeup>(ex);
+    rs.attach(wake->notifier());
+    return true;
+  }
+
   // Waits for the first thing the engine says, then answers with JSON (a lone
   // final answer), 202 (nothing to say) or an SSE stream (anything else).
   template <class Stream>
   awaitable<bool> answer(Stream& stream, const request_t& req, std::shared_ptr<response_stream> rs,
                          bool modern, std::vector<std::pair<std::string, std::string>> headers,
                          bool priming, std::function<void()> on_client_gone) {
-    // Made when the first look finds nothing: a direct tool has answered before this runs.
-    std::shared_ptr<wakeup> wake;
+    std::shared_ptr<wakeup> wake;  // see attach_first
     response_stream::batch first;
     // A 2026-07-28 client cancels by closing its connection, also before the answer has
     // begun: watched once the answer takes a while (arming it cost a system call per call:
@@ -1321,11 +1331,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       first = rs->poll(0);
       if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
       if (watch && watch->gone) break;
-      if (!wake) {  // look once more after attaching: an answer may have come in between
-        wake = std::make_shared<wakeup>(co_await net::this_coro::executor);
-        rs->attach(wake->notifier());
-        continue;
-      }
+      if (attach_first(wake, *rs, co_await net::this_coro::executor)) continue;
       bool before_watch = watchable && !watch;
       bool woken = co_await wake->wait(before_watch ? std::min(opts.keepalive_interval, 20ms)
                                                     : opts.keepalive_interval);
@@ -1470,17 +1476,12 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                                 std::shared_ptr<response_stream> rs,
                                 std::vector<std::pair<std::string, std::string>> headers,
                                 bool priming_capable, bool& streamed) {
-    // Made when the first look finds nothing: a direct tool has answered before this runs.
-    std::shared_ptr<wakeup> wake;
+    std::shared_ptr<wakeup> wake;  // see attach_first
     response_stream::batch first;
     for (;;) {
       first = rs->poll(0);
       if (!first.events.empty() || first.accepted || first.disconnect || stopping) break;
-      if (!wake) {  // look once more after attaching: an answer may have come in between
-        wake = std::make_shared<wakeup>(co_await net::this_coro::executor);
-        rs->attach(wake->notifier());
-        continue;
-      }
+      if (attach_first(wake, *rs, co_await net::this_coro::executor)) continue;
       co_await wake->wait(opts.keepalive_interval);
     }
     if (wake) rs->detach();
