@@ -154,52 +154,33 @@ class connection {
   }
   template <class Msg>
   void write(Msg& m) {
-    if (ssl_)
-      http::write(*ssl_, m);
-    else
-      http::write(tcp_, m);
+    on_stream([&](auto& s) { http::write(s, m); });
   }
   template <class Parser>
   void read_header(beast::flat_buffer& b, Parser& p) {
-    if (ssl_)
-      http::read_header(*ssl_, b, p);
-    else
-      http::read_header(tcp_, b, p);
+    on_stream([&](auto& s) { http::read_header(s, b, p); });
   }
   template <class Parser>
   void read(beast::flat_buffer& b, Parser& p) {
-    if (ssl_)
-      http::read(*ssl_, b, p);
-    else
-      http::read(tcp_, b, p);
+    on_stream([&](auto& s) { http::read(s, b, p); });
   }
   template <class Parser>
   std::size_t read_some(beast::flat_buffer& b, Parser& p, beast::error_code& ec) {
-    if (ssl_) return http::read_some(*ssl_, b, p, ec);
-    return http::read_some(tcp_, b, p, ec);
+    return on_stream([&](auto& s) { return http::read_some(s, b, p, ec); });
   }
   // The same, asynchronously (handlers run on the io_context's thread). A write starts at
   // once on the calling thread when the socket can take it.
   template <class Msg, class Handler>
   void async_write(Msg& m, Handler&& h) {
-    if (ssl_)
-      http::async_write(*ssl_, m, std::forward<Handler>(h));
-    else
-      http::async_write(tcp_, m, std::forward<Handler>(h));
+    on_stream([&](auto& s) { http::async_write(s, m, std::forward<Handler>(h)); });
   }
   template <class Parser, class Handler>
   void async_read_header(beast::flat_buffer& b, Parser& p, Handler&& h) {
-    if (ssl_)
-      http::async_read_header(*ssl_, b, p, std::forward<Handler>(h));
-    else
-      http::async_read_header(tcp_, b, p, std::forward<Handler>(h));
+    on_stream([&](auto& s) { http::async_read_header(s, b, p, std::forward<Handler>(h)); });
   }
   template <class Parser, class Handler>
   void async_read_some(beast::flat_buffer& b, Parser& p, Handler&& h) {
-    if (ssl_)
-      http::async_read_some(*ssl_, b, p, std::forward<Handler>(h));
-    else
-      http::async_read_some(tcp_, b, p, std::forward<Handler>(h));
+    on_stream([&](auto& s) { http::async_read_some(s, b, p, std::forward<Handler>(h)); });
   }
   // Unblocks a reader on another thread.
   void abort() {
@@ -208,6 +189,13 @@ class connection {
   }
 
  private:
+  // Runs `f` on the stream a message goes through: TLS over TCP, or TCP.
+  template <class F>
+  decltype(auto) on_stream(F&& f) {
+    if (ssl_) return f(*ssl_);
+    return f(tcp_);
+  }
+
   beast::tcp_stream tcp_;
   std::optional<ssl::stream<beast::tcp_stream&>> ssl_;
 };
