@@ -907,12 +907,13 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   // it is no longer in flight. A call whose completion is dropped unanswered fails.
   struct fast_call final : tool_completion::target {
     fast_call(std::shared_ptr<impl> c, std::shared_ptr<detail::request_env> e, respond_fn r,
-              std::string k, std::string tool)
+              std::string k, std::string tool, jsonrpc::request q)
         : conn(std::move(c)),
           env(std::move(e)),
           respond(std::move(r)),
           key(std::move(k)),
           tool_name(std::move(tool)),
+          req(std::move(q)),
           ctx(*env) {}
     ~fast_call() override {
       if (taken && !answered.load())
@@ -931,12 +932,19 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       respond(error_text(env->id, e.code, std::move(e.message), std::move(e.data)));
       conn->leave_in_flight(key, env.get());
     }
+    void defer(tool_handler rest) override {
+      if (answered.exchange(true)) return;
+      // The request is copied: the fast path's thread may still be reading it.
+      conn->continue_on_pool(env, respond, key, tool_name, req, std::move(rest));
+    }
 
     std::shared_ptr<impl> conn;
     std::shared_ptr<detail::request_env> env;
     respond_fn respond;
     std::string key;
     std::string tool_name;
+    // The call, kept for a deferral: its arguments, and its params bind an InputRequiredResult.
+    jsonrpc::request req;
     context ctx;  // lives as long as the call: the fast path may use it until it answers
     std::atomic<bool> answered{false};
     bool taken = false;
@@ -953,19 +961,23 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   // Offers the call to the tool's fast path; false when it declined (the pool runs the
   // handler). Checks the arguments first, as call_tool does (a call that fails them is
   // declined: call_tool answers it).
-  bool start_fast_path(const jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
+  bool start_fast_path(jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
                        const respond_fn& respond, const std::string& key, const tool_entry& tool) {
-    const json::value* args = arguments_of(params_of(req));
-    if (!args) return false;
-    if (tool.input_validator && !tool.input_validator->validate(*args).empty()) return false;
+    if (!arguments_of(params_of(req))) return false;
+    if (tool.input_validator &&
+        !tool.input_validator->validate(*arguments_of(params_of(req))).empty())
+      return false;
     env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
     env->close_stream = [target = respond.target()] { target->disconnect(); };
     env->call_client = [](const input_request&) -> plexus::expected<json::value, jsonrpc::error> {
       return unexpected{jsonrpc::error{
           codes::internal_error, "a tool's asynchronous fast path cannot wait for the client", {}}};
     };
-    auto call =
-        std::make_shared<fast_call>(shared_from_this(), env, respond, key, tool.definition.name);
+    // The call holds the request (moved: no copy) for as long as it may defer; a decline
+    // hands it back.
+    auto call = std::make_shared<fast_call>(shared_from_this(), env, respond, key,
+                                            tool.definition.name, std::move(req));
+    const json::value* args = arguments_of(params_of(call->req));
     bool taken;
     try {
       taken = tool.fast_path(call->ctx, args->get_object(), tool_completion(call));
@@ -987,6 +999,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
     // Answered already (it may be, from another thread): taken, whatever it said.
     call->taken = taken || call->answered.load();
+    if (!call->taken) req = std::move(call->req);
     return call->taken;
   }
 
@@ -1037,7 +1050,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       }
     }
     context ctx(env);
-    try {
+    run_guarded(req, env, respond, [&] {
       if (req.method == "tools/call")
         call_tool(req, env, ctx, respond, std::move(known));
       else if (req.method == "resources/read")
@@ -1046,6 +1059,18 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         get_prompt(req, env, ctx, respond);
       else
         complete(req, env, respond);
+    });
+  }
+
+  // Runs `body`, a handler's run for `req`, and answers what escapes it: the signals of
+  // ctx.ask (an InputRequiredResult, or a parked task), a missing capability, a protocol
+  // error, anything else as an internal error.
+  template <class Body>
+  void run_guarded(const jsonrpc::request& req, detail::request_env& env, const respond_fn& respond,
+                   Body&& body) {
+    const json::object& params = params_of(req);
+    try {
+      body();
     } catch (detail::input_required_signal& s) {
       if (env.task) {
         park_task(env, std::move(s));
@@ -1125,9 +1150,17 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
         return;
       }
     }
+    run_tool_handler(env, ctx, respond, tool->definition.name, tool->handler, args);
+  }
+
+  // Runs a tool's handler and answers with its result. Its own failures become isError
+  // results; protocol errors and the signals of ctx.ask go on to run_guarded.
+  void run_tool_handler(detail::request_env& env, context& ctx, const respond_fn& respond,
+                        const std::string& tool_name, const tool_handler& handler,
+                        const json::object& args) {
     tool_result result;
     try {
-      result = tool->handler(ctx, args);
+      result = handler(ctx, args);
     } catch (const tool_error& e) {
       result = tool_result::error(e.what());
     } catch (const input_error& e) {
@@ -1139,12 +1172,35 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     } catch (const detail::missing_capability_signal&) {
       throw;
     } catch (const std::exception& e) {
-      result = failed_tool(tool->definition.name, e);
+      result = failed_tool(tool_name, e);
     }
     json::object wire = detail::take_wire(std::move(result));
     if (env.era == era::legacy && !protocol::has_structured_output(env.version))
       wire.erase("structuredContent");
     finish_result(env, std::move(wire), false, respond);
+  }
+
+  // The rest of a fast-path call, handed to the pool (tool_completion::continue_on_pool):
+  // from here on the call may wait for the client, as a handler on the pool may.
+  void continue_on_pool(std::shared_ptr<detail::request_env> env, respond_fn respond,
+                        std::string key, std::string tool_name, jsonrpc::request req,
+                        tool_handler rest) {
+    auto self = shared_from_this();
+    env->call_client = [self, raw = env.get()](const input_request& r) {
+      return self->call_client(*raw, r);
+    };
+    srv.pool.post([self, env = std::move(env), respond = std::move(respond), key = std::move(key),
+                   tool_name = std::move(tool_name), req = std::move(req),
+                   rest = std::move(rest)]() mutable {
+      context ctx(*env);
+      self->run_guarded(req, *env, respond, [&] {
+        const json::value* args = arguments_of(params_of(req));
+        static const json::object none;
+        self->run_tool_handler(*env, ctx, respond, tool_name, rest,
+                               args ? args->get_object() : none);
+      });
+      self->leave_in_flight(key, env.get());
+    });
   }
 
   // ---- tasks -------------------------------------------------------------------

@@ -210,3 +210,105 @@ TEST_F(FastPath, TheContextLivesUntilTheAnswerAndSeesCancellation) {
   });
   EXPECT_TRUE(r);
 }
+
+// A fast path that finds out later that it must ask the client (a proxy whose upstream asks
+// the caller something) hands the rest of the call to the pool, where the context may ask.
+struct DeferringFastPath : FastPath {
+  std::atomic<int> rest_runs{0};
+  std::thread::id rest_thread;
+
+  void SetUp() override {
+    FastPath::SetUp();
+    // Defers from another thread, later; `rest` asks for a name when the word is "ask".
+    add("defers", [this](server::context&, const json::object&, server::tool_completion done) {
+      std::lock_guard lk(mu);
+      workers.emplace_back([this, done] {
+        std::this_thread::sleep_for(20ms);
+        done.continue_on_pool([this](server::context& ctx, const json::object& args) {
+          ++rest_runs;
+          rest_thread = std::this_thread::get_id();
+          auto w = json::find_string(args, "word");
+          std::string word = w ? std::string(*w) : "none";
+          if (word == "ask") {
+            auto e = ctx.elicit(
+                "who", "Name?",
+                json::object{
+                    {"type", "object"},
+                    {"properties", json::object{{"name", json::object{{"type", "string"}}}}}});
+            return server::tool_result::text("asked:" + e.action);
+          }
+          return server::tool_result::text("rest:" + word);
+        });
+        done(server::tool_result::text("too late"));  // the deferral was the answer
+      });
+      return true;
+    });
+  }
+};
+
+TEST_F(DeferringFastPath, TheRestRunsOnThePoolWithTheCallsArguments) {
+  server::connection conn(*srv, out, {});
+  EXPECT_EQ(call(conn, 1, "defers", {{"word", "hi"}}), "rest:hi");
+  EXPECT_EQ(rest_runs, 1);
+  EXPECT_NE(rest_thread, offered_on);
+  EXPECT_EQ(handler_runs, 0);
+  EXPECT_FALSE(out->response(1, 100ms));  // "too late" was dropped
+}
+
+TEST_F(DeferringFastPath, TheRestMayAskAModernClientBoundToTheCall) {
+  server::connection conn(*srv, out, {});
+  json::object caps{{"elicitation", json::object{{"form", json::object{}}}}};
+  json::object params{{"name", "defers"}, {"arguments", json::object{{"word", "ask"}}}};
+  conn.receive(modern_request(1, "tools/call", params, caps));
+  auto r = out->response(1);
+  ASSERT_TRUE(r);
+  const auto& result = r->at("result").as_object();
+  auto rt = json::find_string(result, "resultType");
+  ASSERT_TRUE(rt && *rt == "input_required") << json::dump(*r);
+  EXPECT_TRUE(result.at("inputRequests").as_object().contains("who"));
+  wire_schema("2026-07-28").expect_valid("InputRequiredResult", r->at("result"));
+  auto state = result.at("requestState");
+  // The state is bound to this call: other arguments are refused...
+  json::object other = params;
+  other["arguments"] = json::object{{"word", "other"}};
+  other["requestState"] = state;
+  other["inputResponses"] = json::object{{"who", json::object{{"action", "decline"}}}};
+  conn.receive(modern_request(2, "tools/call", other, caps));
+  auto refused = out->response(2);
+  ASSERT_TRUE(refused);
+  EXPECT_NE(json::dump(*refused).find("bound to another request"), std::string::npos)
+      << json::dump(*refused);
+  // ...and the same call's retry reaches the handler (a retry is never offered to the fast path).
+  json::object retry = params;
+  retry["requestState"] = state;
+  retry["inputResponses"] = json::object{{"who", json::object{{"action", "decline"}}}};
+  conn.receive(modern_request(3, "tools/call", retry, caps));
+  auto again = out->response(3);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(text_of(*again), "pool");
+}
+
+TEST_F(DeferringFastPath, TheRestMayAskALegacyClientInline) {
+  server::connection conn(*srv, out, {});
+  conn.receive(request(1000, "initialize",
+                       {{"protocolVersion", "2025-11-25"},
+                        {"capabilities", json::object{{"elicitation", json::object{}}}},
+                        {"clientInfo", json::object{{"name", "t"}, {"version", "1"}}}}));
+  ASSERT_TRUE(out->response(1000));
+  conn.receive(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+  conn.receive(request(1, "tools/call", {{"name", "defers"}, {"arguments", {{"word", "ask"}}}}));
+  // The server asks (elicitation/create) on the call's stream; the client answers.
+  auto ask = out->take([](const json::value& v) {
+    auto m = json::find_string(v.get_object(), "method");
+    return m && *m == "elicitation/create";
+  });
+  ASSERT_TRUE(ask);
+  conn.receive(json::dump(json::object{
+      {"jsonrpc", "2.0"},
+      {"id", ask->at("id")},
+      {"result", json::object{{"action", "accept"}, {"content", json::object{{"name", "Ada"}}}}}}));
+  auto r = out->response(1);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(text_of(*r), "asked:accept");
+  EXPECT_EQ(rest_runs, 1);
+}

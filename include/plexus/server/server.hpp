@@ -58,6 +58,7 @@ class tool_completion {
     virtual ~target() = default;
     virtual void finish(tool_result result) = 0;
     virtual void fail(jsonrpc::error error) = 0;
+    virtual void defer(tool_handler rest) = 0;
   };
   explicit tool_completion(std::shared_ptr<target> t) : target_(std::move(t)) {}
   // The tool's result (is_error for the tool's own failure).
@@ -66,6 +67,12 @@ class tool_completion {
   void fail(int code, std::string message, std::optional<json::value> data = std::nullopt) const {
     target_->fail(jsonrpc::error{code, std::move(message), std::move(data)});
   }
+  // Hands the rest of the call to the handler pool, for a fast path that finds out only
+  // later that it must wait for the client (a proxy whose upstream asks the caller
+  // something): `rest` runs there as the tool's handler would, with the call's arguments
+  // and a context that may ask, elicit, sample and list roots; what it returns or throws
+  // answers the call. Counts as the answer: the completion's later answers are ignored.
+  void continue_on_pool(tool_handler rest) const { target_->defer(std::move(rest)); }
 
  private:
   std::shared_ptr<target> target_;
@@ -78,7 +85,8 @@ class tool_completion {
 // takes the call (starts the work without blocking, returns true and later calls
 // `done` once, from any thread) or declines (returns false without calling `done`),
 // and then the tool's handler runs on the pool as usual. `ctx` stays valid until
-// `done` is called (it cannot wait for the client); `arguments` only during the call.
+// `done` is called (it cannot wait for the client: done.continue_on_pool hands the call to
+// the pool when it must); `arguments` only during the call.
 // Exceptions answer like the handler's (tool_error: an isError result).
 using async_tool_handler =
     std::function<bool(context& ctx, const json::object& arguments, tool_completion done)>;
