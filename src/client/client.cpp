@@ -50,6 +50,22 @@ delivery_scope::~delivery_scope() {
 
 namespace {
 
+// What an asynchronous request needs to go on when the server answers with an MRTR round
+// (kept only when it can answer one: its handlers or on_input_required).
+struct async_rounds {
+  request_options ro;
+  // The params as sent, with the envelope: moved here once sent (not copied before), so
+  // the thread that goes on may have to wait a moment for them.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<json::object> params;
+  json::object take_params() {
+    std::unique_lock lk(mu);
+    cv.wait(lk, [&] { return params.has_value(); });
+    return std::move(*params);
+  }
+};
+
 struct pending {
   std::mutex mu;
   std::condition_variable cv;
@@ -67,6 +83,7 @@ struct pending {
   std::chrono::milliseconds timeout{};
   std::shared_ptr<cancellation> cancel;
   bool armed = false;
+  std::shared_ptr<async_rounds> rounds;
 };
 
 error make_error(error::kind_t kind, std::string message) {
@@ -131,7 +148,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         if (p->done) forget(key);
       }
       if (p->done) {
-        p->done(async_result(o));
+        if (p->rounds && asks_for_input(o))
+          continue_rounds(p, o);
+        else
+          p->done(async_result(o));
         return;
       }
       std::lock_guard lk(p->mu);
@@ -545,6 +565,26 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
                                  "does not give")};
   }
 
+  static bool asks_for_input(const json::object& answer) {
+    auto r = json::find_object(answer, "result");
+    auto rt = r ? json::find_string(*r, "resultType") : nullptr;
+    return rt && *rt == "input_required";
+  }
+
+  // An asynchronous request whose server asks for input: its handlers may wait for a
+  // person, so the rounds go on on a thread of their own (never the transport's reader).
+  void continue_rounds(std::shared_ptr<pending> p, json::object answer) {
+    auto self = shared_from_this();
+    std::lock_guard lk(mu);
+    reap_handler_threads();
+    handler_threads.emplace_back([self, p, answer = std::move(answer)] {
+      auto& rounds = *p->rounds;
+      p->done(self->go_on(p->method, rounds.take_params(), rounds.ro, self->to_result(answer)));
+      std::lock_guard lk(self->mu);
+      self->finished_handlers.push_back(std::this_thread::get_id());
+    });
+  }
+
   // Takes request `key` out of every table (under mu).
   void forget(const std::string& key) {
     waiting.erase(key);
@@ -553,13 +593,17 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     by_progress_token.erase(key);
   }
 
-  bool request_async(const std::string& method, json::object params, const request_options& ro,
+  bool request_async(const std::string& method, json::object params, request_options ro,
                      std::function<void(result<json::object>)> done) {
     add_envelope(params, ro);
     auto p = std::make_shared<pending>();
     p->on_progress = ro.on_progress;
     p->on_log = ro.on_log;
     p->done = std::move(done);
+    bool can_answer =
+        ro.on_input_required ||
+        (ro.handlers && (ro.handlers->sampling || ro.handlers->elicitation || ro.handlers->roots));
+    if (era == protocol::era::modern && can_answer) p->rounds = std::make_shared<async_rounds>();
     p->method = method;
     p->cancel = ro.cancel;
     p->timeout = ro.timeout.value_or(opts.request_timeout);
@@ -589,6 +633,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       std::lock_guard lk(mu);
       forget(key);
       return false;
+    }
+    if (p->rounds) {  // ro is not used below
+      std::lock_guard lk(p->rounds->mu);
+      p->rounds->ro = std::move(ro);
+      p->rounds->params = std::move(msg["params"].get_object());
+      p->rounds->cv.notify_all();
     }
     std::string closed_now;
     {
@@ -682,28 +732,53 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
         if (auto again = initialize(); !again) return unexpected{again.error()};
         continue;
       }
-      if (!r) return r;
-      auto rt = json::find_string(*r, "resultType");
-      if (!rt || *rt == "complete") return r;
-      if (*rt != "input_required" || era != protocol::era::modern) {
-        if (*rt == "task") return r;  // a task handle: the caller polls tasks/get
-        return unexpected{
-            make_error(error::invalid_response, "unknown resultType \"" + std::string(*rt) + "\"")};
-      }
-      if (round + 1 >= opts.max_input_rounds)
-        return unexpected{make_error(error::invalid_response, "too many input rounds")};
-      // MRTR: answer, then retry on a new id with inputResponses and the exact state.
-      params.erase("inputResponses");
-      params.erase("requestState");
-      if (auto reqs = json::find_object(*r, "inputRequests")) {
-        auto responses = ro.on_input_required
-                             ? ro.on_input_required(*reqs)
-                             : fulfil(*reqs, ro.handlers ? *ro.handlers : opts.handlers);
-        if (!responses) return unexpected{responses.error()};
-        params["inputResponses"] = std::move(*responses);
-      }
-      if (auto st = r->find("requestState"); st != r->end()) params["requestState"] = st->value();
+      if (auto s = settled(r, round)) return std::move(*s);
+      if (auto a = answer_round(params, *r, ro); !a) return unexpected{a.error()};
     }
+  }
+
+  // The MRTR rounds of a request after its first answer `r` (request_async's, on its own thread).
+  result<json::object> go_on(const std::string& method, json::object params,
+                             const request_options& ro, result<json::object> r) {
+    for (int round = 0;; ++round) {
+      if (round > 0) r = exchange(method, params, ro);
+      if (auto s = settled(r, round)) return std::move(*s);
+      if (auto a = answer_round(params, *r, ro); !a) return unexpected{a.error()};
+    }
+  }
+
+  // What answer `r` of round `round` means: the request's outcome (a result, a task
+  // handle, a failure), or nothing when it is an MRTR round to answer.
+  std::optional<result<json::object>> settled(result<json::object>& r, int round) {
+    if (!r) return std::move(r);
+    auto rt = json::find_string(*r, "resultType");
+    if (!rt || *rt == "complete") return std::move(r);
+    if (*rt != "input_required" || era != protocol::era::modern) {
+      if (*rt == "task") return std::move(r);  // a task handle: the caller polls tasks/get
+      return result<json::object>(unexpected{
+          make_error(error::invalid_response, "unknown resultType \"" + std::string(*rt) + "\"")});
+    }
+    if (round + 1 >= opts.max_input_rounds)
+      return result<json::object>(
+          unexpected{make_error(error::invalid_response, "too many input rounds")});
+    return std::nullopt;
+  }
+
+  // MRTR: answers round `r` into `params`, for the retry on a new id with inputResponses
+  // and the exact state.
+  result<void*> answer_round(json::object& params, const json::object& r,
+                             const request_options& ro) {
+    params.erase("inputResponses");
+    params.erase("requestState");
+    if (auto reqs = json::find_object(r, "inputRequests")) {
+      auto responses = ro.on_input_required
+                           ? ro.on_input_required(*reqs)
+                           : fulfil(*reqs, ro.handlers ? *ro.handlers : opts.handlers);
+      if (!responses) return unexpected{responses.error()};
+      params["inputResponses"] = std::move(*responses);
+    }
+    if (auto st = r.find("requestState"); st != r.end()) params["requestState"] = st->value();
+    return nullptr;
   }
 
   bool adopt_supported(const error& e) {
@@ -822,8 +897,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       std::lock_guard lk(mu);
       threads.swap(handler_threads);
     }
-    for (auto& t : threads)
-      if (t.joinable()) t.join();
+    for (auto& t : threads) {
+      if (!t.joinable()) continue;
+      // A handler (or rounds) thread may drop the last owner of this client itself.
+      if (t.get_id() == std::this_thread::get_id())
+        t.detach();
+      else
+        t.join();
+    }
   }
 };
 
@@ -965,10 +1046,9 @@ result<std::unique_ptr<subscription>> client::listen(
   return sub;
 }
 
-bool client::request_async(const std::string& method, json::object params,
-                           const request_options& options,
+bool client::request_async(const std::string& method, json::object params, request_options options,
                            std::function<void(result<json::object>)> done) {
-  return impl_->request_async(method, std::move(params), options, std::move(done));
+  return impl_->request_async(method, std::move(params), std::move(options), std::move(done));
 }
 
 result<json::object> client::ping() {

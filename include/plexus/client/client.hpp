@@ -166,11 +166,12 @@ class client {
   // could not be sent without waiting (see client_transport::try_send: a message too
   // large to write at once, a full pipe, a legacy HTTP session; or a closed client),
   // and then nothing was sent and `done` is never called: use request().
-  // Timeouts, cancellation (polled) and progress work as for request(). What request()
-  // does on a thread it cannot do here: the server's questions (MRTR rounds, legacy
-  // server-to-client requests) get no answers (the call fails, as with empty
-  // handlers); no second round after -32022.
-  bool request_async(const std::string& method, json::object params, const request_options& options,
+  // Timeouts, cancellation (polled) and progress work as for request(). The server's
+  // questions go to the options' handlers (or on_input_required), on a thread of their
+  // own since they may wait for a person: legacy server-to-client requests, and MRTR
+  // rounds (the rest of the request then runs there too). Not done here: a second round
+  // after -32022.
+  bool request_async(const std::string& method, json::object params, request_options options,
                      std::function<void(result<json::object>)> done);
 
   // 2026-07-28: opens a subscriptions/listen stream with this SubscriptionFilter
