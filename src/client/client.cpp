@@ -600,9 +600,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     p->on_progress = ro.on_progress;
     p->on_log = ro.on_log;
     p->done = std::move(done);
-    bool can_answer =
-        ro.on_input_required ||
-        (ro.handlers && (ro.handlers->sampling || ro.handlers->elicitation || ro.handlers->roots));
+    const input_handlers& h = ro.handlers ? *ro.handlers : opts.handlers;  // as request()
+    bool can_answer = ro.on_input_required || h.sampling || h.elicitation || h.roots;
     if (era == protocol::era::modern && can_answer) p->rounds = std::make_shared<async_rounds>();
     p->method = method;
     p->cancel = ro.cancel;

@@ -158,6 +158,48 @@ TEST(ClientStdio, AsyncRequestsAnswerOnTheClientsThreads) {
   EXPECT_EQ(a.got.back().error().kind, error::protocol);
 }
 
+// MRTR rounds of an asynchronous request: answered by the request's own handlers, on a
+// thread that is not the transport's reader (a handler may wait for a person).
+TEST(ClientStdio, AsyncRequestsAnswerInputRoundsWithTheirHandlers) {
+  auto c = start(version_mode::modern_only);
+  ASSERT_TRUE(c);
+  async_answers a;
+  request_options ro;
+  auto h = std::make_shared<client::input_handlers>(options(version_mode::modern_only).handlers);
+  std::mutex mu;
+  std::set<std::thread::id> asked_on;
+  auto elicit = h->elicitation;
+  h->elicitation = [&, elicit](const json::object& p) {
+    {
+      std::lock_guard lk(mu);
+      asked_on.insert(std::this_thread::get_id());
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(20));  // waiting here must not stall other answers
+    return elicit(p);
+  };
+  ro.handlers = h;
+  ASSERT_TRUE(c->request_async("tools/call", {{"name", "test_input_required_result_multi_round"}},
+                               ro, a.sink()));
+  ASSERT_TRUE(c->request_async("tools/call", {{"name", "echo"}, {"arguments", {{"text", "x"}}}}, {},
+                               a.sink()));
+  ASSERT_TRUE(a.wait_for(2));
+  ASSERT_TRUE(a.got[0]) << a.got[0].error().describe();
+  EXPECT_EQ(text(*a.got[0]), "x");  // the echo did not wait for the rounds
+  ASSERT_TRUE(a.got[1]) << a.got[1].error().describe();
+  EXPECT_EQ(text(*a.got[1]), R"(Done: {"name":"Ada"} {"color":"Ada"})");
+  std::lock_guard lk(mu);
+  EXPECT_FALSE(asked_on.empty());
+  EXPECT_FALSE(asked_on.count(std::this_thread::get_id()));
+  EXPECT_FALSE(asked_on.count(a.threads[0]));  // not the reader that delivered the echo
+  // Without handlers of its own, the client's answer (as request() does).
+  ASSERT_TRUE(c->request_async("tools/call", {{"name", "test_input_required_result_sampling"}}, {},
+                               a.sink()));
+  ASSERT_TRUE(a.wait_for(3));
+  ASSERT_TRUE(a.got[2]) << a.got[2].error().describe();
+  EXPECT_EQ(text(*a.got[2]), "The model said: Paris");
+}
+
 TEST(ClientStdio, AsyncRequestsTimeOutAreCancelledAndEndWithTheClient) {
   auto c = start(version_mode::auto_detect);
   ASSERT_TRUE(c);

@@ -167,10 +167,9 @@ class client {
   // large to write at once, a full pipe, a legacy HTTP session; or a closed client),
   // and then nothing was sent and `done` is never called: use request().
   // Timeouts, cancellation (polled) and progress work as for request(). The server's
-  // questions go to the options' handlers (or on_input_required), on a thread of their
-  // own since they may wait for a person: legacy server-to-client requests, and MRTR
-  // rounds (the rest of the request then runs there too). Not done here: a second round
-  // after -32022.
+  // questions go to the options' handlers (else the client's; or on_input_required), on a thread of
+  // their own since they may wait for a person: legacy server-to-client requests, and MRTR rounds
+  // (the rest of the request then runs there too). Not done here: a second round after -32022.
   bool request_async(const std::string& method, json::object params, request_options options,
                      std::function<void(result<json::object>)> done);
 
