@@ -200,6 +200,8 @@ for sc, title, axis, peers in LOAD_SCENARIOS:
 
 # ---- gateway ----------------------------------------------------------------------------------
 HOPS = [("plexus-direct", "plexus-gw-stdio", "plexus gateway → stdio child `plexus everything`"),
+        ("plexus-direct", "plexus-gw-stdio-host",
+         "the same, the caller declaring roots, sampling and elicitation"),
         ("plexus-direct", "plexus-gw-http", "plexus gateway → HTTP upstream `plexus everything`"),
         ("ts-v1-direct", "ts-gw-ts-v1", "TS v1 gateway → stdio TS v1 server"),
         ("ts-v1-direct", "ts-gw-plexus", "TS v1 gateway → stdio `plexus everything`")]

@@ -7,11 +7,14 @@
 --   BENCH_BYTES    when set, the echoed text is that many bytes (the 64 KiB payload scenario)
 --                  instead of "hello"
 --   BENCH_CHECK    0: do not check the answers (the calibration responder answers "hello")
+--   BENCH_CAPS     modern: the clientCapabilities JSON of each call (default {}); a host such
+--                  as Claude Desktop declares roots, and many sampling and elicitation
 -- done() prints one line of key=value pairs (latencies in microseconds) for bench/run.
 local mode = os.getenv("BENCH_MODE") or "modern"
 local session = os.getenv("BENCH_SESSION")
 local bytes = tonumber(os.getenv("BENCH_BYTES") or "")
 local check = os.getenv("BENCH_CHECK") ~= "0"
+local caps = os.getenv("BENCH_CAPS") or "{}"
 local text = "hello"
 if bytes and bytes > 0 then
   -- letters only (no JSON escaping); a varying letter every 64 bytes defeats nothing but RLE
@@ -33,7 +36,7 @@ if mode == "modern" then
   wrk.headers["Mcp-Name"] = "echo"
   wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo",' ..
     '"arguments":{"text":"' .. text .. '"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
-    '"io.modelcontextprotocol/clientCapabilities":{}}}}'
+    '"io.modelcontextprotocol/clientCapabilities":' .. caps .. '}}}'
 else
   wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
   if mode == "legacy" and session then wrk.headers["Mcp-Session-Id"] = session end

@@ -1,9 +1,12 @@
 // The bridge between one forwarded call and the caller it serves, when the upstream
 // may ask the caller something (sampling, elicitation, roots) in the middle.
 //
-// The upstream call runs on its own thread. When the upstream asks, that thread
-// posts the question here and waits; the handler thread that serves the caller
-// picks it up and asks the caller with server::context::ask. A legacy caller answers
+// The upstream call runs on its own thread, or (the fast path) as an asynchronous request
+// that no thread waits for until the upstream asks something: the first question then
+// hands the call to a handler thread (on_first_question), and the answer goes there too
+// (settle). When the upstream asks, the thread that asks (the client's) posts the
+// question here and waits; the handler thread that serves the caller picks it up and
+// asks the caller with server::context::ask. A legacy caller answers
 // inline. A modern caller gets an InputRequiredResult, so the handler run ends while
 // the upstream call stays parked (by id, in the gateway's parking table) until the
 // caller retries with the answer; the retry's handler run finds the call again
@@ -15,6 +18,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -61,6 +65,32 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
       self->cv_.notify_all();
     });
   }
+
+  // The asynchronous variant: `f` runs once, at the first question, before the question
+  // waits (it starts the handler side). Set before the call is sent.
+  void on_first_question(std::function<void()> f) { promote_ = std::move(f); }
+  // The asynchronous call's answer: true when no question came first (the caller is
+  // answered directly; the context attached for progress is let go), false when a handler
+  // side waits for it (it keeps `r`).
+  bool settle(client::result<json::object>& r) {
+    {
+      std::lock_guard lk(mu_);
+      if (promoted_) {
+        done_ = std::move(r);
+        cv_.notify_all();
+        return false;
+      }
+      settled_ = true;
+    }
+    attach(nullptr);
+    return true;
+  }
+  // True once a handler side took over the call (it polls the caller's cancellation then).
+  bool promoted() {
+    std::lock_guard lk(mu_);
+    return promoted_;
+  }
+  bool cancelled() const { return cancelled_.load(); }
 
   // The handler side: waits until the call ends or asks something. Polls the
   // caller's cancellation meanwhile.
@@ -125,17 +155,33 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
     return ask_question(question{"", {}, input_requests});
   }
 
- private:
   // The upstream side: posts a question and waits for its answer.
   client::result<json::object> ask(const std::string& method, const json::object& params) {
     return ask_question(question{method, params, std::nullopt});
   }
 
+ private:
   client::result<json::object> ask_question(question q) {
+    std::function<void()> promote;
+    {
+      std::lock_guard lk(mu_);
+      if (settled_) {  // answered already: a stray question has no one to ask
+        client::error e;
+        e.kind = client::error::cancelled;
+        e.code = -32603;
+        e.message = "the call ended";
+        return plexus::unexpected{e};
+      }
+      pending_ = std::move(q);
+      answer_.reset();
+      cv_.notify_all();
+      if (promote_ && !promoted_) {
+        promoted_ = true;
+        promote = std::move(promote_);
+      }
+    }
+    if (promote) promote();
     std::unique_lock lk(mu_);
-    pending_ = std::move(q);
-    answer_.reset();
-    cv_.notify_all();
     while (!answer_ && !cancelled_.load()) cv_.wait_for(lk, std::chrono::milliseconds(100));
     if (!answer_) {
       client::error e;
@@ -156,6 +202,8 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
   std::optional<client::result<json::object>> answer_;
   std::optional<client::result<json::object>> done_;
   std::atomic<bool> cancelled_{false};
+  std::function<void()> promote_;
+  bool promoted_ = false, settled_ = false;
   int round_ = 0;
   std::thread worker_;
   std::mutex ctx_mu_;

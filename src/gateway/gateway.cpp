@@ -1192,6 +1192,13 @@ class upstream : public std::enable_shared_from_this<upstream> {
           },
           sampling, elicitation, roots);
     }
+    return follow(ctx, call);
+  }
+
+  // Serves `call` for `ctx` until it ends: the upstream's questions go to the caller (a
+  // modern caller's InputRequiredResult leaves the call parked, and ends this run).
+  client::result<json::object> follow(server::context& ctx,
+                                      const std::shared_ptr<detail::bridged_call>& call) {
     call->attach(&ctx);
     struct detach_guard {
       detail::bridged_call& c;
@@ -1346,32 +1353,96 @@ class upstream : public std::enable_shared_from_this<upstream> {
                        const std::string& task_support, const json::object& args,
                        const server::tool_completion& done) {
     if (ctx.in_task() || ctx.resumed() || !ctx.state().is_null()) return false;
-    if (ctx.client_supports("sampling") || ctx.client_supports("elicitation") ||
-        ctx.client_supports("roots"))
-      return false;
     if (task_support == "required" || (task_support == "optional" && caller_takes_tasks(ctx)))
       return false;
     std::string why;
     auto c = acquire(why);
     if (!c) return false;  // call_tool says why
     auto params = call_params(original, args);
-    auto ro = plain_request_options(ctx);
+    // A caller that can answer questions (as most hosts declare) is bridged, but nothing
+    // waits for its call unless the upstream really asks: then the call moves to the pool.
+    bool sampling = ctx.client_supports("sampling");
+    bool elicitation = ctx.client_supports("elicitation");
+    bool roots = ctx.client_supports("roots");
+    std::shared_ptr<detail::bridged_call> call;
+    client::request_options ro;
+    if (sampling || elicitation || roots) {
+      call = std::make_shared<detail::bridged_call>();
+      ro = bridged_async_options(ctx, call, sampling, elicitation, roots);
+      std::weak_ptr<upstream> weak_self = shared_from_this();
+      call->on_first_question(
+          [weak_self, call_w = std::weak_ptr<detail::bridged_call>(call), done] {
+            auto self = weak_self.lock();
+            auto c = call_w.lock();
+            if (!self || !c) return;
+            done.continue_on_pool([self, c](server::context& pctx, const json::object&) {
+              auto r = self->follow(pctx, c);
+              if (!r) self->throw_for(r.error(), true);
+              return self->tool_result_of(std::move(*r));
+            });
+          });
+      call->attach(&ctx);
+    } else {
+      ro = plain_request_options(ctx);
+    }
     ++reg_->in_flight;
     ++in_flight_;
     auto t0 = clock_type::now();
     bool sent = c->request_async(
-        "tools/call", std::move(params), ro,
-        [self = shared_from_this(), name, t0, done](client::result<json::object> r) mutable {
-          self->finish_async(name, t0, std::move(r), done);
+        "tools/call", std::move(params), std::move(ro),
+        [self = shared_from_this(), name, t0, done, call](client::result<json::object> r) mutable {
+          self->account(name, t0, r);
+          // Once the call moved to the pool, its answer goes there.
+          if (!call || call->settle(r)) self->answer_async(std::move(r), done);
           // This runs on the client's reader or watchdog: if the upstream was dropped
           // meanwhile (a reload), its client must not be torn down from its own thread.
           if (self.use_count() == 1) std::thread([gone = std::move(self)] {}).detach();
         });
     if (!sent) {
+      if (call) call->attach(nullptr);
       --in_flight_;
       --reg_->in_flight;
     }
     return sent;
+  }
+
+  // Options of the fast path's request for a caller that can answer questions: they reach
+  // `call` (which moves to the pool at the first), and the caller's cancellation reaches
+  // the upstream (through the fast path's context until then, the pool's after).
+  client::request_options bridged_async_options(server::context& ctx,
+                                                const std::shared_ptr<detail::bridged_call>& call,
+                                                bool sampling, bool elicitation, bool roots) {
+    auto ro = request_options_for(ctx, call);
+    std::weak_ptr<detail::bridged_call> weak_call = call;
+    auto route = [weak_call](std::string method) {
+      return [weak_call, method](const json::object& params) -> client::result<json::object> {
+        if (auto c = weak_call.lock()) return c->ask(method, params);
+        client::error e;
+        e.kind = client::error::cancelled;
+        e.message = "the call ended";
+        return plexus::unexpected{e};
+      };
+    };
+    auto h = std::make_shared<client::input_handlers>();
+    if (sampling) h->sampling = route("sampling/createMessage");
+    if (elicitation) h->elicitation = route("elicitation/create");
+    if (roots) h->roots = route("roots/list");
+    ro.handlers = std::move(h);
+    ro.on_input_required = [weak_call](const json::object& reqs) -> client::result<json::object> {
+      if (auto c = weak_call.lock()) return c->ask_round(reqs);
+      client::error e;
+      e.kind = client::error::cancelled;
+      e.message = "the call ended";
+      return plexus::unexpected{e};
+    };
+    ro.cancel = std::make_shared<client::cancellation>([weak_call, &ctx] {
+      auto c = weak_call.lock();
+      if (!c) return true;
+      // ctx is the fast path's: valid while the request is in flight, read only until
+      // the pool takes the call (which sets the bridge's own flag).
+      return c->cancelled() || (!c->promoted() && ctx.cancelled());
+    });
+    return ro;
   }
 
   static bool caller_takes_tasks(server::context& ctx) {
@@ -1387,12 +1458,16 @@ class upstream : public std::enable_shared_from_this<upstream> {
     return json::object{{"name", original}, {"arguments", std::move(arguments)}};
   }
 
-  void finish_async(const std::string& name, clock_type::time_point t0,
-                    client::result<json::object> r, const server::tool_completion& done) {
+  // The fast path's call is over: health, the call record, in-flight counts.
+  void account(const std::string& name, clock_type::time_point t0,
+               const client::result<json::object>& r) {
     outcome(r);
     record("tools/call", name, outcome_of(r), t0);
     --in_flight_;
     --reg_->in_flight;
+  }
+
+  void answer_async(client::result<json::object> r, const server::tool_completion& done) {
     try {
       if (!r) {
         if (r.error().kind == client::error::protocol)
@@ -1401,16 +1476,19 @@ class upstream : public std::enable_shared_from_this<upstream> {
           done(server::tool_result::error(hop_failure(r.error())));
         return;
       }
-      auto rt = json::find_string(*r, "resultType");
-      if ((rt && *rt == "task") || (r->contains("task") && !r->contains("content"))) {
-        done(server::tool_result::error("upstream '" + cfg_.name +
-                                        "' answered with a task the call did not offer"));
-        return;
-      }
-      done(to_tool_result(std::move(*r)));
+      done(tool_result_of(std::move(*r)));
     } catch (const std::exception& e) {
       done(server::tool_result::error("upstream '" + cfg_.name + "' answer: " + e.what()));
     }
+  }
+
+  // The caller's result of an upstream's answer to a call that offered no task.
+  server::tool_result tool_result_of(json::object r) {
+    auto rt = json::find_string(r, "resultType");
+    if ((rt && *rt == "task") || (r.contains("task") && !r.contains("content")))
+      return server::tool_result::error("upstream '" + cfg_.name +
+                                        "' answered with a task the call did not offer");
+    return to_tool_result(std::move(r));
   }
 
   server::tool_result call_tool(server::context& ctx, const std::string& name,

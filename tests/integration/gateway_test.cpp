@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -268,6 +269,99 @@ TEST_F(GatewayTest, QuestionsOfUpstreamsReachTheCallerInEveryEraPairing) {
       ASSERT_TRUE(multi) << prefix << ": " << multi.error().describe();
       EXPECT_FALSE(json::find_bool(*multi, "isError").value_or(false)) << json::dump(*multi);
     }
+  }
+}
+
+// Hosts declare roots, sampling or elicitation, so their calls must not cost a waiting
+// thread: they take the fast path, and only a call whose upstream really asks moves to the
+// handler pool. Stdio upstreams of both eras (questions as legacy requests, and as MRTR
+// rounds of an asynchronous request).
+struct GatewayAskingCallers : ::testing::Test {
+  temp_dir dir;
+  std::unique_ptr<gateway::gateway> gw;
+
+  void SetUp() override {
+    gateway::gateway_config c;
+    c.data_dir = dir.path.string();
+    c.worker_threads = 4;  // the fewest handler threads a gateway runs
+    auto old = child("old", {PLEXUS_BINARY, "everything", "--stdio"}, "old");
+    old.protocol = "legacy";
+    auto modern = child("new", {PLEXUS_BINARY, "everything", "--stdio"}, "new");
+    modern.protocol = "modern";
+    c.upstreams = {old, modern};
+    gw = std::make_unique<gateway::gateway>(c);
+    gw->start(20s);
+  }
+  void TearDown() override { gw->stop(); }
+};
+
+TEST_F(GatewayAskingCallers, QuestionsReachTheCallerInEveryEraPairing) {
+  for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+    auto c = connect(*gw, mode);
+    for (std::string prefix : {"old_", "new_"}) {
+      std::string where =
+          prefix + (mode == client::version_mode::modern_only ? " modern" : " legacy");
+      auto plain = c->call_tool(prefix + "test_simple_text");
+      ASSERT_TRUE(plain) << where << ": " << plain.error().describe();
+      auto s = c->call_tool(prefix + "test_sampling", json::object{{"prompt", "Capital?"}});
+      ASSERT_TRUE(s) << where << ": " << s.error().describe();
+      EXPECT_NE(text_of(*s).find("Paris"), std::string::npos) << where << json::dump(*s);
+      auto e = c->call_tool(prefix + "test_elicitation", json::object{{"message", "Name?"}});
+      ASSERT_TRUE(e) << where << ": " << e.error().describe();
+      EXPECT_NE(text_of(*e).find("accept"), std::string::npos) << where << json::dump(*e);
+      auto multi = c->call_tool(prefix + "test_input_required_result_multi_round");
+      ASSERT_TRUE(multi) << where << ": " << multi.error().describe();
+      EXPECT_FALSE(json::find_bool(*multi, "isError").value_or(false))
+          << where << json::dump(*multi);
+    }
+  }
+}
+
+TEST_F(GatewayAskingCallers, CallsRunWhileEveryHandlerThreadWaitsForAnAnswer) {
+  // Legacy callers whose person takes their time: each question holds a handler thread,
+  // until all four are held. (A modern upstream: its questions name their call; a legacy
+  // one's over stdio cannot while several calls are in flight.)
+  constexpr int pool = 4;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> asked{0};
+  client::client_options o;
+  o.mode = client::version_mode::legacy_only;
+  o.handlers = answering();
+  o.handlers.elicitation = [&, answer = o.handlers.elicitation](const json::object& p) {
+    ++asked;
+    released.wait();
+    return answer(p);
+  };
+  auto asker = client::client::connect(client::make_in_process_transport(gw->endpoint()), o);
+  ASSERT_TRUE(asker) << asker.error().describe();
+  std::vector<std::optional<client::result<json::object>>> asked_results(pool);
+  std::vector<std::thread> waiting;
+  for (int i = 0; i < pool; ++i)
+    waiting.emplace_back([&, i] {
+      asked_results[i] =
+          (*asker)->call_tool("new_test_elicitation", json::object{{"message", "Name?"}});
+    });
+  for (int i = 0; i < 500 && asked.load() < pool; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(asked.load(), pool);
+  // Callers that could be asked too (they declare all three capabilities) are still served.
+  for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
+    client::client_options co;
+    co.mode = mode;
+    co.handlers = answering();
+    co.request_timeout = 5s;
+    auto c = client::client::connect(client::make_in_process_transport(gw->endpoint()), co);
+    ASSERT_TRUE(c) << c.error().describe();
+    for (std::string prefix : {"old_", "new_"}) {
+      auto r = (*c)->call_tool(prefix + "test_simple_text");
+      EXPECT_TRUE(r) << prefix << ": " << (r ? std::string() : r.error().describe());
+    }
+  }
+  release.set_value();
+  for (auto& t : waiting) t.join();
+  for (const auto& r : asked_results) {
+    ASSERT_TRUE(r && *r) << (r ? r->error().describe() : "no answer");
+    EXPECT_NE(text_of(**r).find("accept"), std::string::npos);
   }
 }
 
