@@ -374,7 +374,10 @@ class http_transport : public client_transport,
       idle_conns_.clear();
     }
     for (auto& c : open) c->abort();
-    {
+    // On the I/O thread (the last owner let go from an answer's handler) the asynchronous
+    // exchanges cannot end while it waits here: they end after it returns (each holds the
+    // transport).
+    if (!on_io_thread()) {
       std::unique_lock lk(mu_);
       idle_.wait_for(lk, std::chrono::seconds(5), [&] { return active_.load() == 0; });
     }
@@ -396,6 +399,8 @@ class http_transport : public client_transport,
   }
 
  private:
+  bool on_io_thread() const { return io_thread_id_.load() == std::this_thread::get_id(); }
+
   template <class Req>
   void base_headers(Req& req) {
     req.set(http::field::host, ep_.host + ":" + ep_.port);
@@ -503,7 +508,12 @@ class http_transport : public client_transport,
                   std::shared_ptr<connection> conn) {
     std::call_once(io_started_, [this] {
       io_work_.emplace(net::make_work_guard(ioc_));
-      io_thread_ = std::thread([this] { ioc_.run(); });
+      // The thread holds the transport: it may be the one that lets it go (from an answer's
+      // handler), and then the io_context must outlive its run().
+      io_thread_ = std::thread([self = shared_from_this()] {
+        self->io_thread_id_ = std::this_thread::get_id();
+        self->ioc_.run();
+      });
     });
     auto x = std::make_shared<async_exchange>();
     x->self = shared_from_this();
@@ -1113,6 +1123,7 @@ class http_transport : public client_transport,
   net::io_context ioc_;
   // Runs ioc_ for asynchronous exchanges (started by the first).
   std::once_flag io_started_;
+  std::atomic<std::thread::id> io_thread_id_{};
   std::optional<net::executor_work_guard<net::io_context::executor_type>> io_work_;
   std::thread io_thread_;
   std::mutex mu_;

@@ -25,12 +25,17 @@ namespace {
 class stdio_transport : public client_transport {
  public:
   explicit stdio_transport(process_spec spec) : spec_(std::move(spec)) { spawn(); }
-  ~stdio_transport() override { close(); }
+  ~stdio_transport() override {
+    destroying_ = true;
+    close();
+  }
 
   void start(inbound on_message, closed on_closed) override {
     on_message_ = std::move(on_message);
     on_closed_ = std::move(on_closed);
-    reader_ = std::thread([this] { read_stdout(); });
+    reader_ =
+        std::thread([this, orphaned = orphaned_, on_message = on_message_, on_closed = on_closed_,
+                     what = describe()] { read_stdout(*orphaned, on_message, on_closed, what); });
     errors_ = std::thread([this] { read_stderr(); });
   }
 
@@ -162,10 +167,16 @@ class stdio_transport : public client_transport {
     std::signal(SIGPIPE, SIG_IGN);
   }
 
-  void read_stdout() {
-    transport::line_splitter splitter(spec_.max_message_bytes);
+  // The reader's loop. The callbacks are its own copies: a callback may destroy this
+  // transport (the application drops its client from an answer), and then `orphaned` is set
+  // and the loop touches nothing of `this` any more.
+  void read_stdout(const std::atomic<bool>& orphaned, const inbound& on_message,
+                   const closed& on_closed, const std::string& what) {
+    const int fd = out_fd_;
+    const std::size_t read_bytes = read_bytes_, max_bytes = spec_.max_message_bytes;
+    transport::line_splitter splitter(max_bytes);
     // Uninitialized: an idle server's reader does not touch (hold) it.
-    std::unique_ptr<char[]> buf(new char[read_bytes_]);
+    std::unique_ptr<char[]> buf(new char[read_bytes]);
     auto on_line = [&](std::string_view line) {
       if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
       boost::system::error_code ec;
@@ -173,31 +184,37 @@ class stdio_transport : public client_transport {
       po.max_depth = 64;
       auto v = plexus::json::parse(line, ec, po.max_depth);
       if (ec) {
-        spdlog::warn("{}: the server wrote a line that is not JSON ({} bytes): {}", describe(),
+        spdlog::warn("{}: the server wrote a line that is not JSON ({} bytes): {}", what,
                      line.size(), std::string(line.substr(0, 120)));
         return;
       }
-      if (on_message_) on_message_(v);
+      if (on_message) on_message(v);
     };
     std::string fatal;
     auto on_oversized = [&] {
       // The stream cannot be trusted past a message we could not read: end it, so
       // that waiting requests fail now with this reason instead of timing out.
       if (fatal.empty())
-        fatal = "the server sent a message over " + std::to_string(spec_.max_message_bytes) +
+        fatal = "the server sent a message over " + std::to_string(max_bytes) +
                 " bytes (the client's limit)";
     };
     for (;;) {
-      ssize_t n = ::read(out_fd_, buf.get(), read_bytes_);
+      ssize_t n = ::read(fd, buf.get(), read_bytes);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;
       splitter.feed(buf.get(), static_cast<std::size_t>(n), on_line, on_oversized);
+      if (orphaned.load()) break;
       if (!fatal.empty()) break;
     }
+    if (orphaned.load()) {  // no one to tell
+      ::close(fd);
+      return;
+    }
     if (fatal.empty()) splitter.finish(on_line, on_oversized);
-    ::close(out_fd_);
+    ::close(fd);
+    if (orphaned.load()) return;
     std::string why = fatal.empty() ? exit_reason("the server closed its stdout") : fatal;
-    if (on_closed_) on_closed_(why);
+    if (on_closed) on_closed(why);
   }
 
   // Why the server went away: its exit status when it exits within a moment.
@@ -256,7 +273,15 @@ class stdio_transport : public client_transport {
   }
 
   void join() {
-    if (reader_.joinable() && reader_.get_id() != std::this_thread::get_id()) reader_.join();
+    if (reader_.joinable()) {
+      if (reader_.get_id() != std::this_thread::get_id()) {
+        reader_.join();
+      } else if (destroying_) {
+        // Destroyed from one of its own callbacks: the reader finishes on its own.
+        orphaned_->store(true);
+        reader_.detach();
+      }
+    }
     if (errors_.joinable()) errors_.join();
   }
 
@@ -272,6 +297,8 @@ class stdio_transport : public client_transport {
   inbound on_message_;
   closed on_closed_;
   std::thread reader_, errors_;
+  bool destroying_ = false;
+  std::shared_ptr<std::atomic<bool>> orphaned_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -133,6 +135,25 @@ TEST(ClientHttp, ACancelledRequestIsNotSentAgain) {
   // holding the server's only worker for 20 s. No progress: a plain JSON answer, still
   // awaited when cancelled.
   cancelled_call_frees_the_only_worker(version_mode::modern_only, /*streamed=*/false);
+}
+
+// An application may drop its client from the client's own callback (an asynchronous answer,
+// delivered on the transport's I/O thread): the client goes away, the process goes on.
+TEST(ClientHttp, TheClientMayBeDestroyedFromItsOwnCallback) {
+  plexus_http_process srv;
+  auto c =
+      client::client::connect(make_http_transport(srv.url()), handlers(version_mode::modern_only));
+  ASSERT_TRUE(c) << c.error().describe();
+  auto box = std::make_shared<std::unique_ptr<client::client>>(std::move(*c));
+  std::promise<void> destroyed;
+  auto on_answer = [box, &destroyed](result<json::object> r) {
+    EXPECT_TRUE(r);
+    box->reset();  // the last owner: ~client runs here
+    destroyed.set_value();
+  };
+  ASSERT_TRUE((*box)->request_async(
+      "tools/call", {{"name", "echo"}, {"arguments", {{"text", "bye"}}}}, {}, on_answer));
+  ASSERT_EQ(destroyed.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 // request_async over HTTP: a 2026-07-28 request is posted by a thread of its own, so it goes

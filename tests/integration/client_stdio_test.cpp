@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <condition_variable>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -198,6 +199,24 @@ TEST(ClientStdio, AsyncRequestsAnswerInputRoundsWithTheirHandlers) {
   ASSERT_TRUE(a.wait_for(3));
   ASSERT_TRUE(a.got[2]) << a.got[2].error().describe();
   EXPECT_EQ(text(*a.got[2]), "The model said: Paris");
+}
+
+// An application may drop its client from the client's own callback (the answer it waited
+// for, on the transport's reader thread): the client goes away, the process goes on.
+TEST(ClientStdio, TheClientMayBeDestroyedFromItsOwnCallback) {
+  auto box = std::make_shared<std::unique_ptr<client::client>>(start(version_mode::auto_detect));
+  ASSERT_TRUE(*box);
+  std::promise<std::thread::id> destroyed;
+  auto on_answer = [box, &destroyed](result<json::object> r) {
+    EXPECT_TRUE(r);
+    box->reset();  // the last owner: ~client runs here, on the reader thread
+    destroyed.set_value(std::this_thread::get_id());
+  };
+  ASSERT_TRUE((*box)->request_async(
+      "tools/call", {{"name", "echo"}, {"arguments", {{"text", "bye"}}}}, {}, on_answer));
+  auto f = destroyed.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_NE(f.get(), std::this_thread::get_id());
 }
 
 TEST(ClientStdio, AsyncRequestsTimeOutAreCancelledAndEndWithTheClient) {
