@@ -202,7 +202,7 @@ http_response http_client::send(const std::string& method, const std::string& ur
       if (!f.retryable || n == attempts)
         throw http_fetch_error(method + " " + url + " failed after " + std::to_string(n) +
                                    (n == 1 ? " attempt: " : " attempts: ") + f.reason,
-                               n, f.timed_out);
+                               f.reason, n, f.timed_out);
     }
     std::this_thread::sleep_for(backoff);
     backoff *= 2;

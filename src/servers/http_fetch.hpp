@@ -49,12 +49,19 @@ struct http_response {
 // was refused, e.g. too large). what() names the URL, the number of attempts and the last reason.
 class http_fetch_error : public std::runtime_error {
  public:
-  http_fetch_error(std::string message, int attempts, bool timed_out)
-      : std::runtime_error(std::move(message)), attempts_(attempts), timed_out_(timed_out) {}
+  http_fetch_error(std::string message, std::string reason, int attempts, bool timed_out)
+      : std::runtime_error(std::move(message)),
+        reason_(std::move(reason)),
+        attempts_(attempts),
+        timed_out_(timed_out) {}
+  // Why the last attempt failed ("timed out after 200 ms", "Connection refused"), for
+  // callers that word the error themselves.
+  const std::string& reason() const noexcept { return reason_; }
   int attempts() const noexcept { return attempts_; }
   bool timed_out() const noexcept { return timed_out_; }
 
  private:
+  std::string reason_;
   int attempts_;
   bool timed_out_;
 };

@@ -1,16 +1,9 @@
 #include "plexus/servers/weather.hpp"
 
+#include "http_fetch.hpp"
 #include "plexus/server/typed_tool.hpp"
 #include "redis_cache.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/describe.hpp>
 #include <boost/url/parse.hpp>
 
@@ -27,11 +20,6 @@ namespace plexus::servers {
 
 namespace {
 
-namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = net::ssl;
-using tcp = net::ip::tcp;
 using clock_type = std::chrono::steady_clock;
 using namespace plexus::server;
 
@@ -361,97 +349,6 @@ class response_cache {
   std::unique_ptr<redis_cache> redis_;
 };
 
-// ---- HTTP GET with a deadline -------------------------------------------------
-
-struct http_reply {
-  unsigned status = 0;
-  std::string body;
-};
-
-// One attempt failed; `retryable` for timeouts and network errors.
-struct attempt_failure {
-  std::string reason;
-  bool retryable;
-};
-
-template <class Stream>
-net::awaitable<http_reply> talk(Stream& stream, const endpoint& ep, const std::string& target,
-                                std::size_t max_body) {
-  http::request<http::empty_body> req{http::verb::get, target, 11};
-  bool default_port = (ep.tls && ep.port == "443") || (!ep.tls && ep.port == "80");
-  std::string host = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
-  req.set(http::field::host, default_port ? host : host + ":" + ep.port);
-  req.set(http::field::user_agent, "plexus-weather/" PLEXUS_VERSION);
-  req.set(http::field::accept, "application/json");
-  req.set(http::field::connection, "close");
-  co_await http::async_write(stream, req, net::use_awaitable);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_body);
-  co_await http::async_read(stream, buffer, parser, net::use_awaitable);
-  co_return http_reply{parser.get().result_int(), std::move(parser.get().body())};
-}
-
-net::awaitable<http_reply> get_coro(endpoint ep, std::string target,
-                                    clock_type::time_point deadline, ssl::context* tls,
-                                    std::size_t max_body) {
-  auto ex = co_await net::this_coro::executor;
-  tcp::resolver resolver(ex);
-  auto results = co_await resolver.async_resolve(ep.host, ep.port, net::use_awaitable);
-  if (ep.tls) {
-    beast::ssl_stream<beast::tcp_stream> stream(ex, *tls);
-    if (!SSL_set_tlsext_host_name(stream.native_handle(), ep.host.c_str()))
-      throw std::runtime_error("cannot set TLS SNI");
-    stream.set_verify_callback(ssl::host_name_verification(ep.host));
-    beast::get_lowest_layer(stream).expires_at(deadline);
-    co_await beast::get_lowest_layer(stream).async_connect(results, net::use_awaitable);
-    co_await stream.async_handshake(ssl::stream_base::client, net::use_awaitable);
-    co_return co_await talk(stream, ep, target, max_body);
-  }
-  beast::tcp_stream stream(ex);
-  stream.expires_at(deadline);
-  co_await stream.async_connect(results, net::use_awaitable);
-  co_return co_await talk(stream, ep, target, max_body);
-}
-
-std::string timeout_text(std::chrono::milliseconds t) {
-  return "timed out after " + std::to_string(t.count()) + " ms";
-}
-
-http_reply get_once(const endpoint& ep, const std::string& target,
-                    std::chrono::milliseconds timeout, ssl::context* tls, std::size_t max_body) {
-  net::io_context ioc;
-  auto deadline = clock_type::now() + timeout;
-  bool finished = false;
-  std::exception_ptr failure;
-  http_reply reply;
-  net::co_spawn(ioc, get_coro(ep, target, deadline, tls, max_body),
-                [&](std::exception_ptr e, http_reply r) {
-                  finished = true;
-                  failure = e;
-                  reply = std::move(r);
-                });
-  // The streams enforce the deadline; this bounds name resolution too.
-  ioc.run_until(deadline + std::chrono::milliseconds(50));
-  if (!finished) throw attempt_failure{timeout_text(timeout), true};
-  if (failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const boost::system::system_error& e) {
-      if (e.code() == beast::error::timeout) throw attempt_failure{timeout_text(timeout), true};
-      if (e.code() == http::error::body_limit)
-        throw attempt_failure{"answer larger than " + std::to_string(max_body) + " bytes", false};
-      // TLS failures (certificate, protocol) do not heal by retrying; network errors may.
-      bool tls_failure = e.code().category() == net::error::get_ssl_category() ||
-                         e.code().category() == ssl::error::get_stream_category();
-      throw attempt_failure{e.code().message(), !tls_failure};
-    } catch (const std::exception& e) {
-      throw attempt_failure{e.what(), false};
-    }
-  }
-  return reply;
-}
-
 // The provider's own explanation of an error answer ({"error":true,"reason":"..."}).
 std::string reason_of(const std::string& body) {
   boost::system::error_code ec;
@@ -471,23 +368,22 @@ class weather_service {
         geocoding_url_(trim_slash(cfg_.geocoding_url)),
         forecast_ep_(parse_base(cfg_.base_url)),
         geocoding_ep_(parse_base(cfg_.geocoding_url)),
-        cache_(cfg_.cache_ttl, cfg_.cache_max_entries) {
+        cache_(cfg_.cache_ttl, cfg_.cache_max_entries),
+        http_(fetch_options(cfg_)) {
     if (!cfg_.redis_url.empty())
       cache_.use_redis(std::make_unique<redis_cache>(cfg_.redis_url, "plexus:weather:"));
-    if (cfg_.timeout.count() <= 0) throw std::invalid_argument("weather: timeout must be > 0");
-    if (cfg_.retries < 0) throw std::invalid_argument("weather: retries must be >= 0");
-    if (forecast_ep_.tls || geocoding_ep_.tls) {
-      tls_.emplace(ssl::context::tls_client);
-      if (cfg_.verify_tls) {
-        tls_->set_verify_mode(ssl::verify_peer);
-        if (cfg_.ca_file.empty())
-          tls_->set_default_verify_paths();
-        else
-          tls_->load_verify_file(cfg_.ca_file);
-      } else {
-        tls_->set_verify_mode(ssl::verify_none);
-      }
-    }
+  }
+
+  static detail::http_fetch_options fetch_options(const weather_config& c) {
+    if (c.timeout.count() <= 0) throw std::invalid_argument("weather: timeout must be > 0");
+    if (c.retries < 0) throw std::invalid_argument("weather: retries must be >= 0");
+    return {.timeout = c.timeout,
+            .retries = c.retries,
+            .retry_backoff = c.retry_backoff,
+            .max_response_bytes = c.max_response_bytes,
+            .verify_tls = c.verify_tls,
+            .ca_file = c.ca_file,
+            .user_agent = "plexus-weather/" PLEXUS_VERSION};
   }
 
   geocode_result geocode(const std::string& name, int count) {
@@ -651,36 +547,30 @@ class weather_service {
     return std::move(v.get_object());
   }
 
+  // GET with the retries of detail::http_client (network errors, timeouts, 5xx, 429).
   std::string get_with_retries(const endpoint& ep, const std::string& url, std::string_view kind,
                                const std::string& target) {
-    const int max_attempts = cfg_.retries + 1;
-    std::string reason;
-    int attempt = 1;
-    for (;; ++attempt) {
-      bool retryable = false;
-      ++upstream_requests_;
-      try {
-        auto reply =
-            get_once(ep, target, cfg_.timeout, tls_ ? &*tls_ : nullptr, cfg_.max_response_bytes);
-        if (reply.status == 200) return std::move(reply.body);
-        reason = "HTTP " + std::to_string(reply.status);
-        if (auto why = reason_of(reply.body); !why.empty()) reason += ": " + why;
-        retryable = reply.status >= 500;
-      } catch (const attempt_failure& f) {
-        reason = f.reason;
-        retryable = f.retryable;
-      }
-      if (!retryable || attempt >= max_attempts) break;
-      std::this_thread::sleep_for(cfg_.retry_backoff * (1 << std::min(attempt - 1, 16)));
+    std::string host = ep.host.find(':') != std::string::npos ? "[" + ep.host + "]" : ep.host;
+    std::string full = (ep.tls ? "https://" : "http://") + host + ":" + ep.port + target;
+    detail::http_response reply;
+    try {
+      reply = http_.get(full);
+    } catch (const detail::http_fetch_error& e) {
+      upstream_requests_ += e.attempts();
+      throw provider_error(kind, url, e.attempts(), e.reason());
     }
-    throw provider_error(kind, url, attempt, reason);
+    upstream_requests_ += reply.attempts;
+    if (reply.status == 200) return std::move(reply.body);
+    std::string reason = "HTTP " + std::to_string(reply.status);
+    if (auto why = reason_of(reply.body); !why.empty()) reason += ": " + why;
+    throw provider_error(kind, url, reply.attempts, reason);
   }
 
   weather_config cfg_;
   std::string forecast_url_, geocoding_url_;
   endpoint forecast_ep_, geocoding_ep_;
-  std::optional<ssl::context> tls_;
   response_cache cache_;
+  detail::http_client http_;
   std::atomic<std::uint64_t> upstream_requests_{0};
 };
 

@@ -425,6 +425,20 @@ TEST_F(WeatherTest, ServerErrorsAreRetriedThenSucceed) {
             (std::vector<std::string>{sf_current_target, sf_current_target, sf_current_target}));
 }
 
+// Open-Meteo answers 429 when a client goes over its rate limit: worth another try.
+TEST_F(WeatherTest, RateLimitedAnswersAreRetried) {
+  start();
+  provider.set_handler([](const std::string& target, std::size_t nth) -> fake_open_meteo::reply {
+    if (nth == 1) return {429, R"({"error":true,"reason":"Too many requests"})"};
+    return fake_open_meteo::canned(target);
+  });
+  auto r = call("get_weather", {{"latitude", 37.77493}, {"longitude", -122.41942}});
+  ASSERT_FALSE(is_error(r)) << json::dump(r);
+  EXPECT_EQ(provider.targets(), (std::vector<std::string>{sf_current_target, sf_current_target}));
+  auto h = call("health", json::object{});
+  EXPECT_EQ(h.at("structuredContent").as_object().at("upstream_requests"), 2);
+}
+
 TEST_F(WeatherTest, PersistentServerErrorNamesProviderAndReason) {
   auto c = config();
   c.retries = 1;

@@ -10,10 +10,11 @@
 //
 // HTTP: Boost.Beast, blocking for the handler (an io_context per request), plain HTTP or HTTPS
 // (OpenSSL, peer and host name verified). Each attempt has a deadline (`timeout`, covering
-// connect, TLS, write and read); 5xx answers, timeouts and network errors are retried up to
-// `retries` times with exponential backoff; 4xx answers are not. Successful answers are kept in
-// an in-memory cache (LRU, at most `cache_max_entries`, `cache_ttl`; 0 disables it) keyed by URL.
-// A provider that fails gives a tool error (isError) naming the provider URL and the reason.
+// connect, TLS, write and read); 5xx and 429 answers, timeouts and network errors are retried
+// up to `retries` times with exponential backoff; other 4xx answers are not. Successful answers are
+// kept in an in-memory cache (LRU, at most `cache_max_entries`, `cache_ttl`; 0 disables it) keyed
+// by URL. A provider that fails gives a tool error (isError) naming the provider URL and the
+// reason.
 //
 // Thread-safety: the returned server is as plexus::server::server; the cache and counters are
 // shared by all handlers and guarded by a mutex.
