@@ -11,6 +11,7 @@
 #include "plexus/servers/database.hpp"
 
 #include "servers/lazy_libs.hpp"
+#include "servers/pg_pool.hpp"
 
 #include <charconv>
 #include <cmath>
@@ -40,14 +41,9 @@ constexpr Oid numeric_oid = 1700;
 
 constexpr std::size_t pool_size = 4;
 
-struct conn_closer {
-  void operator()(PGconn* c) const { lazy::pq().PQfinish(c); }
-};
-struct result_clearer {
-  void operator()(PGresult* r) const { lazy::pq().PQclear(r); }
-};
-using conn_ptr = std::unique_ptr<PGconn, conn_closer>;
-using result_ptr = std::unique_ptr<PGresult, result_clearer>;
+using pg::conn_ptr;
+using pg::ignore_notice;
+using pg::result_ptr;
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -72,8 +68,6 @@ std::string result_error(PGconn* c, const PGresult* r) {
     msg += std::string(" (") + detail + ")";
   return msg;
 }
-
-void ignore_notice(void*, const PGresult*) {}
 
 // "user@host:port/dbname": where a connection points, never its password.
 std::string target_of(PGconn* c) {
@@ -177,8 +171,7 @@ class postgres_backend final : public sql_backend {
     // The first connection is made now so that a wrong connection string fails at start.
     auto first = connect();
     target_ = target_of(first.get());
-    open_ = 1;
-    idle_.push_back(std::move(first));
+    pool_.adopt(std::move(first));
   }
 
   result_set query(const std::string& sql, const json::array& params) override {
@@ -278,56 +271,18 @@ class postgres_backend final : public sql_backend {
     return c;
   }
 
-  // A connection from the pool; waits while all of them are busy.
-  conn_ptr acquire() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return !idle_.empty() || open_ < pool_size; });
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-    ++open_;
-    lk.unlock();
-    try {
-      return connect();
-    } catch (...) {
-      lk.lock();
-      --open_;
-      cv_.notify_one();
-      throw;
-    }
-  }
-
-  // Back to the pool if healthy and outside any transaction; closed otherwise.
-  void release(conn_ptr c) {
-    bool keep = c && lazy::pq().PQstatus(c.get()) == CONNECTION_OK &&
-                lazy::pq().PQtransactionStatus(c.get()) == PQTRANS_IDLE;
-    if (!keep) c.reset();
-    std::lock_guard lk(mu_);
-    if (keep)
-      idle_.push_back(std::move(c));
-    else
-      --open_;
-    cv_.notify_one();
-  }
-
   template <class F>
   result_set with_connection(F&& f) {
     // Every idle connection may be stale after a server restart; one more try gets a fresh one.
     for (std::size_t attempt = 0;; ++attempt) {
-      struct lease {
-        postgres_backend* self;
-        conn_ptr c;
-        ~lease() { self->release(std::move(c)); }
-      } l{this, acquire()};
+      auto l = pool_.acquire();
       try {
-        return f(l.c.get());
+        return f(l.get());
       } catch (const stale_connection&) {
-        if (attempt >= pool_size)
+        if (attempt >= pool_.size())
           throw sql_error("lost the connection to PostgreSQL at " + target_);
       } catch (const drop_connection& d) {
-        l.c.reset();
+        l.drop();
         throw d.error;
       }
     }
@@ -528,10 +483,7 @@ class postgres_backend final : public sql_backend {
   std::string conninfo_;
   database_config cfg_;
   std::string target_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<conn_ptr> idle_;
-  std::size_t open_ = 0;  // idle + lent out
+  pg::pool pool_{pool_size, [this] { return connect(); }};
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "plexus/json/json.hpp"
 
 #include "servers/lazy_libs.hpp"
+#include "servers/pg_pool.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -38,16 +39,9 @@ void check_user_account(std::string_view name, std::string_view what) {
   check_account_name(name, what);
 }
 
-struct conn_closer {
-  void operator()(PGconn* c) const { lazy::pq().PQfinish(c); }
-};
-struct result_clearer {
-  void operator()(PGresult* r) const { lazy::pq().PQclear(r); }
-};
-using conn_ptr = std::unique_ptr<PGconn, conn_closer>;
-using result_ptr = std::unique_ptr<PGresult, result_clearer>;
-
-void ignore_notice(void*, const PGresult*) {}
+using pg::conn_ptr;
+using pg::ignore_notice;
+using pg::result_ptr;
 
 // A failed command: the SQLSTATE ("" when the connection failed) and the server's message.
 struct pg_failure {
@@ -171,8 +165,7 @@ class postgres_ledger final : public ledger_store {
       throw ledger_error(error_kind::storage,
                          "wallet: cannot set up the ledger at " + target_ + ": " + f.message);
     }
-    open_ = 1;
-    idle_.push_back(std::move(first));
+    pool_.adopt(std::move(first));
   }
 
   account_creation create_account(const std::string& name, const std::string& currency) override {
@@ -378,38 +371,6 @@ class postgres_ledger final : public ledger_store {
     return c;
   }
 
-  conn_ptr acquire() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return !idle_.empty() || open_ < pool_size; });
-    if (!idle_.empty()) {
-      auto c = std::move(idle_.back());
-      idle_.pop_back();
-      return c;
-    }
-    ++open_;
-    lk.unlock();
-    try {
-      return connect();
-    } catch (...) {
-      lk.lock();
-      --open_;
-      cv_.notify_one();
-      throw;
-    }
-  }
-
-  void release(conn_ptr c) {
-    bool keep = c && lazy::pq().PQstatus(c.get()) == CONNECTION_OK &&
-                lazy::pq().PQtransactionStatus(c.get()) == PQTRANS_IDLE;
-    if (!keep) c.reset();
-    std::lock_guard lk(mu_);
-    if (keep)
-      idle_.push_back(std::move(c));
-    else
-      --open_;
-    cv_.notify_one();
-  }
-
   static ledger_error storage_error(const pg_failure& f) {
     if (f.sqlstate == "55P03" || f.sqlstate == "40001" || f.sqlstate == "40P01")
       return ledger_error(error_kind::storage,
@@ -429,12 +390,8 @@ class postgres_ledger final : public ledger_store {
   template <class F>
   auto in_transaction(const char* begin, F&& f) -> decltype(f(static_cast<PGconn*>(nullptr))) {
     for (int attempt = 1;; ++attempt) {
-      struct lease {
-        postgres_ledger* self;
-        conn_ptr c;
-        ~lease() { self->release(std::move(c)); }
-      } l{this, acquire()};
-      PGconn* c = l.c.get();
+      auto l = pool_.acquire();
+      PGconn* c = l.get();
       bool begun = false;
       try {
         run(c, begin);
@@ -585,10 +542,7 @@ class postgres_ledger final : public ledger_store {
   std::string conninfo_;
   wallet_config cfg_;
   std::string target_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<conn_ptr> idle_;
-  std::size_t open_ = 0;
+  pg::pool pool_{pool_size, [this] { return connect(); }};
 };
 
 }  // namespace
