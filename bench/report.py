@@ -171,6 +171,11 @@ lines += [
     f"- Busiest processes at start: {meta.get('top_before', '?')}",
     "- Compare rows of the same run only: absolute numbers depend on the machine and on whatever "
     "else ran on it (see the load average above).",
+    f"- Foreign load: each row notes (`foreign=`) the CPU time that processes other than its server "
+    f"and load generator used while it was measured, in % of one core; a row over "
+    f"{meta.get('foreign_max', '10')}% was measured again (up to {meta.get('repeats', '3')} "
+    f"attempts) and the quietest attempt kept. Cold start always makes "
+    f"{meta.get('repeats', '3')} attempts and keeps the median one (by first-result p50).",
     f"- Pinning (server / load generator): {meta.get('pinning', '?')}",
     f"- Measured run: {meta.get('duration', '?')} s after a {meta.get('warmup', '?')} s warm-up, "
     f"per row; levels: {meta.get('levels', '?')}",
