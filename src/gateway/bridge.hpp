@@ -49,13 +49,7 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
                call,
            bool sampling, bool elicitation, bool roots) {
     auto self = shared_from_this();
-    auto h = std::make_shared<client::input_handlers>();
-    auto route = [self](std::string method) {
-      return [self, method](const json::object& params) { return self->ask(method, params); };
-    };
-    if (sampling) h->sampling = route("sampling/createMessage");
-    if (elicitation) h->elicitation = route("elicitation/create");
-    if (roots) h->roots = route("roots/list");
+    auto h = routed_handlers(self, sampling, elicitation, roots);
     auto cancel =
         std::make_shared<client::cancellation>([self] { return self->cancelled_.load(); });
     worker_ = std::thread([self, call = std::move(call), h, cancel] {
@@ -64,6 +58,32 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
       self->done_ = std::move(r);
       self->cv_.notify_all();
     });
+  }
+
+  // Client handlers for the upstream's questions of the kinds the caller declared, routed to
+  // `call` while it lives.
+  static std::shared_ptr<const client::input_handlers> routed_handlers(
+      const std::weak_ptr<bridged_call>& call, bool sampling, bool elicitation, bool roots) {
+    auto route = [call](std::string method) {
+      return [call, method](const json::object& params) -> client::result<json::object> {
+        if (auto c = call.lock()) return c->ask(method, params);
+        return ended();
+      };
+    };
+    auto h = std::make_shared<client::input_handlers>();
+    if (sampling) h->sampling = route("sampling/createMessage");
+    if (elicitation) h->elicitation = route("elicitation/create");
+    if (roots) h->roots = route("roots/list");
+    return h;
+  }
+  // request_options::on_input_required for a modern upstream: its MRTR round reaches the
+  // caller whole, with its own keys.
+  static std::function<client::result<json::object>(const json::object&)> round_hook(
+      std::weak_ptr<bridged_call> call) {
+    return [call](const json::object& reqs) -> client::result<json::object> {
+      if (auto c = call.lock()) return c->ask_round(reqs);
+      return ended();
+    };
   }
 
   // The asynchronous variant: `f` runs once, at the first question, before the question
@@ -155,12 +175,19 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
     return ask_question(question{"", {}, input_requests});
   }
 
+ private:
   // The upstream side: posts a question and waits for its answer.
   client::result<json::object> ask(const std::string& method, const json::object& params) {
     return ask_question(question{method, params, std::nullopt});
   }
 
- private:
+  static client::result<json::object> ended() {
+    client::error e;
+    e.kind = client::error::cancelled;
+    e.message = "the call ended";
+    return plexus::unexpected{e};
+  }
+
   client::result<json::object> ask_question(question q) {
     std::function<void()> promote;
     {

@@ -1168,15 +1168,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
       call = std::make_shared<detail::bridged_call>();
       auto ro = request_options_for(ctx, call);
       ro.tasks = tasks;
-      // A modern upstream's MRTR round reaches the caller whole, with its own keys.
-      std::weak_ptr<detail::bridged_call> weak_call = call;
-      ro.on_input_required = [weak_call](const json::object& reqs) -> client::result<json::object> {
-        if (auto c = weak_call.lock()) return c->ask_round(reqs);
-        client::error e;
-        e.kind = client::error::cancelled;
-        e.message = "the call ended";
-        return plexus::unexpected{e};
-      };
+      ro.on_input_required = detail::bridged_call::round_hook(call);
       auto self = shared_from_this();
       ++in_flight_;
       call->run(
@@ -1414,27 +1406,8 @@ class upstream : public std::enable_shared_from_this<upstream> {
                                                 bool sampling, bool elicitation, bool roots) {
     auto ro = request_options_for(ctx, call);
     std::weak_ptr<detail::bridged_call> weak_call = call;
-    auto route = [weak_call](std::string method) {
-      return [weak_call, method](const json::object& params) -> client::result<json::object> {
-        if (auto c = weak_call.lock()) return c->ask(method, params);
-        client::error e;
-        e.kind = client::error::cancelled;
-        e.message = "the call ended";
-        return plexus::unexpected{e};
-      };
-    };
-    auto h = std::make_shared<client::input_handlers>();
-    if (sampling) h->sampling = route("sampling/createMessage");
-    if (elicitation) h->elicitation = route("elicitation/create");
-    if (roots) h->roots = route("roots/list");
-    ro.handlers = std::move(h);
-    ro.on_input_required = [weak_call](const json::object& reqs) -> client::result<json::object> {
-      if (auto c = weak_call.lock()) return c->ask_round(reqs);
-      client::error e;
-      e.kind = client::error::cancelled;
-      e.message = "the call ended";
-      return plexus::unexpected{e};
-    };
+    ro.handlers = detail::bridged_call::routed_handlers(call, sampling, elicitation, roots);
+    ro.on_input_required = detail::bridged_call::round_hook(call);
     ro.cancel = std::make_shared<client::cancellation>([weak_call, &ctx] {
       auto c = weak_call.lock();
       if (!c) return true;

@@ -963,10 +963,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   // declined: call_tool answers it).
   bool start_fast_path(jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
                        const respond_fn& respond, const std::string& key, const tool_entry& tool) {
-    if (!arguments_of(params_of(req))) return false;
-    if (tool.input_validator &&
-        !tool.input_validator->validate(*arguments_of(params_of(req))).empty())
-      return false;
+    const json::value* given = arguments_of(params_of(req));
+    if (!given) return false;
+    if (tool.input_validator && !tool.input_validator->validate(*given).empty()) return false;
     env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
     env->close_stream = [target = respond.target()] { target->disconnect(); };
     env->call_client = [](const input_request&) -> plexus::expected<json::value, jsonrpc::error> {
