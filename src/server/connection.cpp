@@ -830,7 +830,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
     auto self = shared_from_this();
     auto tool = small_call_tool(req);
-    if (tool && takes_fast_path(req, *env, *tool) && start_fast_path(req, env, respond, key, *tool))
+    if (tool && takes_fast_path(req, *env, *tool) && start_fast_path(req, env, respond, key, tool))
       return;
     if (tool && runs_directly(*tool)) {
       env->send = [target = respond.target()](std::string t) { target->send(std::move(t)); };
@@ -962,7 +962,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
   // handler). Checks the arguments first, as call_tool does (a call that fails them is
   // declined: call_tool answers it).
   bool start_fast_path(jsonrpc::request& req, const std::shared_ptr<detail::request_env>& env,
-                       const respond_fn& respond, const std::string& key, const tool_entry& tool) {
+                       const respond_fn& respond, const std::string& key,
+                       const std::shared_ptr<const tool_entry>& entry) {
+    const tool_entry& tool = *entry;
     const json::value* given = arguments_of(params_of(req));
     if (!given) return false;
     if (tool.input_validator && !tool.input_validator->validate(*given).empty()) return false;
@@ -998,7 +1000,10 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     }
     // Answered already (it may be, from another thread): taken, whatever it said.
     call->taken = taken || call->answered.load();
-    if (!call->taken) req = std::move(call->req);
+    if (!call->taken) {
+      req = std::move(call->req);
+      env->arguments_checked_for = entry;  // the pool's call_tool need not check them again
+    }
     return call->taken;
   }
 
@@ -1137,7 +1142,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       return;
     }
     const json::object& args = args_value->get_object();
-    if (tool->input_validator) {
+    if (tool->input_validator && env.arguments_checked_for != tool) {
       auto errors = tool->input_validator->validate(*args_value);
       if (!errors.empty()) {
         std::string msg = "Invalid arguments for tool " + tool->definition.name + ":";

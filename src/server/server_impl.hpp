@@ -160,6 +160,9 @@ struct request_env {
   std::shared_ptr<task_record> task;
   bool task_allowed = false;
   std::function<bool()> start_task;
+  // The tool whose input schema the call's arguments already passed (a fast path that
+  // declined checked them first): call_tool does not check them again.
+  std::shared_ptr<const tool_entry> arguments_checked_for;
 };
 
 // Thrown inside a modern handler by `ask` when inputs are missing.
