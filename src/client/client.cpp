@@ -310,24 +310,35 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   }
 
   void answer_server_request(std::string method, json::object params, json::value id) {
-    // Handlers may wait for a person: never on the transport's reader thread.
+    std::shared_ptr<const input_handlers> h;
+    {
+      std::lock_guard lk(mu);
+      h = handlers_for_inbound(method);
+    }
+    on_handler_thread([self = shared_from_this(), h, method = std::move(method),
+                       params = std::move(params), id = std::move(id)] {
+      auto r = self->run_handler(method, params, h ? *h : self->opts.handlers);
+      json::object reply{{"jsonrpc", "2.0"}, {"id", id}};
+      if (r)
+        reply["result"] = std::move(*r);
+      else
+        reply["error"] = json::object{{"code", r.error().code ? r.error().code : -32603},
+                                      {"message", r.error().message}};
+      self->transport->send(reply);
+    });
+  }
+
+  // Runs `work` on a thread of its own: handlers may wait for a person, never on the
+  // transport's reader thread. Finished threads are joined by the next call.
+  void on_handler_thread(std::function<void()> work) {
     auto self = shared_from_this();
     std::lock_guard lk(mu);
     reap_handler_threads();
-    auto h = handlers_for_inbound(method);
-    handler_threads.emplace_back(
-        [self, h, method = std::move(method), params = std::move(params), id = std::move(id)] {
-          auto r = self->run_handler(method, params, h ? *h : self->opts.handlers);
-          json::object reply{{"jsonrpc", "2.0"}, {"id", id}};
-          if (r)
-            reply["result"] = std::move(*r);
-          else
-            reply["error"] = json::object{{"code", r.error().code ? r.error().code : -32603},
-                                          {"message", r.error().message}};
-          self->transport->send(reply);
-          std::lock_guard lk(self->mu);
-          self->finished_handlers.push_back(std::this_thread::get_id());
-        });
+    handler_threads.emplace_back([self, work = std::move(work)] {
+      work();
+      std::lock_guard lk(self->mu);
+      self->finished_handlers.push_back(std::this_thread::get_id());
+    });
   }
 
   // Joins handler threads that finished (a long-lived client must not collect them). Holds mu.
@@ -571,17 +582,12 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     return rt && *rt == "input_required";
   }
 
-  // An asynchronous request whose server asks for input: its handlers may wait for a
-  // person, so the rounds go on on a thread of their own (never the transport's reader).
+  // An asynchronous request whose server asks for input: the rounds go on on a handler
+  // thread (the handlers may wait for a person).
   void continue_rounds(std::shared_ptr<pending> p, json::object answer) {
-    auto self = shared_from_this();
-    std::lock_guard lk(mu);
-    reap_handler_threads();
-    handler_threads.emplace_back([self, p, answer = std::move(answer)] {
+    on_handler_thread([self = shared_from_this(), p, answer = std::move(answer)] {
       auto& rounds = *p->rounds;
       p->done(self->go_on(p->method, rounds.take_params(), rounds.ro, self->to_result(answer)));
-      std::lock_guard lk(self->mu);
-      self->finished_handlers.push_back(std::this_thread::get_id());
     });
   }
 

@@ -31,11 +31,11 @@ class stdio_transport : public client_transport {
   }
 
   void start(inbound on_message, closed on_closed) override {
-    on_message_ = std::move(on_message);
-    on_closed_ = std::move(on_closed);
-    reader_ =
-        std::thread([this, orphaned = orphaned_, on_message = on_message_, on_closed = on_closed_,
-                     what = describe()] { read_stdout(*orphaned, on_message, on_closed, what); });
+    // The reader owns the callbacks (see read_stdout).
+    reader_ = std::thread([this, orphaned = orphaned_, on_message = std::move(on_message),
+                           on_closed = std::move(on_closed), what = describe()] {
+      read_stdout(*orphaned, on_message, on_closed, what);
+    });
     errors_ = std::thread([this] { read_stderr(); });
   }
 
@@ -206,13 +206,9 @@ class stdio_transport : public client_transport {
       if (orphaned.load()) break;
       if (!fatal.empty()) break;
     }
-    if (orphaned.load()) {  // no one to tell
-      ::close(fd);
-      return;
-    }
-    if (fatal.empty()) splitter.finish(on_line, on_oversized);
+    if (fatal.empty() && !orphaned.load()) splitter.finish(on_line, on_oversized);
     ::close(fd);
-    if (orphaned.load()) return;
+    if (orphaned.load()) return;  // no one to tell
     std::string why = fatal.empty() ? exit_reason("the server closed its stdout") : fatal;
     if (on_closed) on_closed(why);
   }
@@ -294,8 +290,6 @@ class stdio_transport : public client_transport {
   std::atomic<bool> reaped_{false};
   std::mutex reap_mu_;
   std::string exit_status_;
-  inbound on_message_;
-  closed on_closed_;
   std::thread reader_, errors_;
   bool destroying_ = false;
   std::shared_ptr<std::atomic<bool>> orphaned_ = std::make_shared<std::atomic<bool>>(false);

@@ -184,6 +184,7 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
   static client::result<json::object> ended() {
     client::error e;
     e.kind = client::error::cancelled;
+    e.code = -32603;
     e.message = "the call ended";
     return plexus::unexpected{e};
   }
@@ -192,13 +193,7 @@ class bridged_call : public std::enable_shared_from_this<bridged_call> {
     std::function<void()> promote;
     {
       std::lock_guard lk(mu_);
-      if (settled_) {  // answered already: a stray question has no one to ask
-        client::error e;
-        e.kind = client::error::cancelled;
-        e.code = -32603;
-        e.message = "the call ended";
-        return plexus::unexpected{e};
-      }
+      if (settled_) return ended();  // answered already: a stray question has no one to ask
       pending_ = std::move(q);
       answer_.reset();
       cv_.notify_all();

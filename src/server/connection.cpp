@@ -1198,10 +1198,9 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
                    rest = std::move(rest)]() mutable {
       context ctx(*env);
       self->run_guarded(req, *env, respond, [&] {
-        const json::value* args = arguments_of(params_of(req));
-        static const json::object none;
-        self->run_tool_handler(*env, ctx, respond, tool_name, rest,
-                               args ? args->get_object() : none);
+        // Not null: a fast path is offered only calls whose arguments are an object.
+        const json::object& args = arguments_of(params_of(req))->get_object();
+        self->run_tool_handler(*env, ctx, respond, tool_name, rest, args);
       });
       self->leave_in_flight(key, env.get());
     });
