@@ -36,6 +36,9 @@ void change_bus::publish(const change& c) {
 server::impl::impl(protocol::implementation i, server_options o)
     : info(std::move(i)),
       info_wire(info.to_json()),
+      info_meta_member(std::string(R"("_meta":)") +
+                       json::dump(json::object{{protocol::meta::server_info, info_wire}})),
+      complete_info_meta_members(R"("resultType":"complete",)" + info_meta_member),
       options(std::move(o)),
       sealer(options.request_state_key),
       pool(options.worker_threads == 0 ? 1 : options.worker_threads) {}

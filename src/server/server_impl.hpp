@@ -103,6 +103,9 @@ struct server::impl {
 
   protocol::implementation info;
   json::object info_wire;
+  // `"_meta":{"<serverInfo key>":info_wire}`, serialized once: the tail of most modern results.
+  std::string info_meta_member;
+  std::string complete_info_meta_members;  // `"resultType":"complete",` and the above
   server_options options;
   request_state_sealer sealer;
   detail::handler_pool pool;

@@ -124,6 +124,21 @@ TEST(JsonRpc, EncodeWritesWhatToJsonDescribes) {
   }
 }
 
+TEST(JsonRpc, EncodeResultAppendsItsMembersToTheResult) {
+  // encode_result() must write what encode() writes for the result with those members added.
+  rpc::request_id id{std::string("r\"1")};
+  json::object content{{"content", json::array{json::object{{"type", "text"}, {"text", "é"}}}}};
+  EXPECT_EQ(rpc::encode_result(id, content, R"("resultType":"complete","n":1)"),
+            rpc::encode(rpc::response{id, json::object{{"content", content.at("content")},
+                                                       {"resultType", "complete"},
+                                                       {"n", 1}}}));
+  EXPECT_EQ(rpc::encode_result(rpc::request_id{std::int64_t{2}}, json::object{}, R"("n":1)"),
+            rpc::encode(rpc::response{rpc::request_id{std::int64_t{2}}, json::object{{"n", 1}}}));
+  EXPECT_EQ(rpc::encode_result(id, content, ""), rpc::encode(rpc::response{id, content}));
+  EXPECT_EQ(rpc::encode_result(id, json::object{}, ""),
+            rpc::encode(rpc::response{id, json::object{}}));
+}
+
 TEST(JsonRpc, FromJsonMovesOrCopiesAsAsked) {
   // from_json(value&&) takes params, results and error data out of the value; the const&
   // form leaves its input whole. Both read the same message.

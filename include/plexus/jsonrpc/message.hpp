@@ -84,6 +84,11 @@ std::variant<message, error_response> from_json(json::value&& v);
 
 json::value to_json(const message& m);
 std::string encode(const message& m);
+// The text of the response {id, result} with `more_members` (already serialized members,
+// `"key":value,...`, none of them a key of `result`) appended to the result object: lets a
+// sender add members that are the same in every answer without building them each time.
+std::string encode_result(const request_id& id, const json::object& result,
+                          std::string_view more_members);
 
 // Convenience constructors.
 error_response make_error(std::optional<request_id> id, int code, std::string message,
