@@ -167,6 +167,11 @@ struct legacy_session {
 // Sends nothing: modern per-request connections answer only through their exchange.
 struct null_outbound : server::outbound {
   void send(std::string) override {}
+  // It has no state: every modern request's engine connection shares this one.
+  static const std::shared_ptr<null_outbound>& shared() {
+    static const auto none = std::make_shared<null_outbound>();
+    return none;
+  }
 };
 
 // An SSE response that goes on after its handler returned: the framed head (and what
@@ -1284,7 +1289,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       return out;
     }
     out.conn = std::make_shared<server::connection>(
-        esrv, std::make_shared<null_outbound>(), server::connection_options{opts.max_body_bytes});
+        esrv, null_outbound::shared(), server::connection_options{opts.max_body_bytes});
     out.rs = std::make_shared<response_stream>("", false, opts.max_stream_events);
     jsonrpc::decoded d;
     auto parsed = jsonrpc::from_json(std::move(body));

@@ -13,14 +13,22 @@ void response_stream::push(std::string text, bool final, int code) {
   if (finished_) return;  // nothing follows the final answer
   events_.push_back({next_seq_++, std::move(text), final, code});
   if (final) finished_ = true;
-  if (events_.size() > max_events_) {
+  if (events_.size() - head_ > max_events_) {
     if (resumable_ || !waker_) {
-      events_.pop_front();  // a resuming client misses the oldest
+      drop_oldest();  // a resuming client misses the oldest
     } else {
       overflowed_ = true;
     }
   }
   wake(lk);
+}
+
+void response_stream::drop_oldest() {
+  events_[head_++].data = std::string();
+  if (head_ >= 32 && head_ * 2 >= events_.size()) {
+    events_.erase(events_.begin(), events_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
 }
 
 void response_stream::no_reply() {
@@ -43,7 +51,7 @@ void response_stream::attach(std::function<void()> waker) {
   waker_ = std::move(waker);
   // Woken at once only when there is something to look at: a reader that polls before it
   // waits would otherwise pay a wake-up (a post to its executor) per answer for nothing.
-  if (!events_.empty() || accepted_ || disconnect_ || overflowed_) wake(lk);
+  if (events_.size() > head_ || accepted_ || disconnect_ || overflowed_) wake(lk);
 }
 
 void response_stream::detach() {
@@ -60,13 +68,17 @@ response_stream::batch response_stream::poll(std::uint64_t after) {
   std::lock_guard lk(mu_);
   batch b;
   if (!resumable_) {  // nothing is kept: the events move out (a 64 KiB answer was copied)
-    b.events.reserve(events_.size());
-    for (auto& e : events_)
-      if (e.seq > after) b.events.push_back(std::move(e));
+    if (head_ == 0 && (events_.empty() || events_.front().seq > after)) {
+      b.events.swap(events_);
+    } else {
+      for (auto i = head_; i < events_.size(); ++i)
+        if (events_[i].seq > after) b.events.push_back(std::move(events_[i]));
+    }
     events_.clear();
+    head_ = 0;
   } else {
-    for (const auto& e : events_)
-      if (e.seq > after) b.events.push_back(e);
+    for (auto i = head_; i < events_.size(); ++i)
+      if (events_[i].seq > after) b.events.push_back(events_[i]);
   }
   b.accepted = accepted_;
   b.finished = finished_;

@@ -10,7 +10,6 @@
 #include "plexus/server/connection.hpp"
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -57,13 +56,18 @@ class response_stream : public server::exchange, public server::outbound {
 
  private:
   void push(std::string text, bool final, int code);
+  void drop_oldest();
   void wake(std::unique_lock<std::mutex>& lk);
 
   mutable std::mutex mu_;
   std::string id_;
   bool resumable_;
   std::size_t max_events_;
-  std::deque<event> events_;
+  // The events kept are events_[head_..]: a vector, not a deque, because most streams carry
+  // one answer, and a deque allocates two blocks (~600 bytes) before its first element. A
+  // stream that drops its oldest events moves head_ and compacts now and then.
+  std::vector<event> events_;
+  std::size_t head_ = 0;
   std::uint64_t next_seq_ = 1;
   bool accepted_ = false, finished_ = false, disconnect_ = false, overflowed_ = false;
   std::function<void()> waker_;

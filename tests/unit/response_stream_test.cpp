@@ -52,3 +52,31 @@ TEST(ResponseStream, ALiveStreamHandsEachEventOutOnceAndAResumableOneKeepsThem) 
   ASSERT_EQ(rest.events.size(), 1u);
   EXPECT_EQ(rest.events[0].data, "two");
 }
+
+// A resumable stream keeps its last max_events events: older ones are dropped one by one
+// (and the storage compacted now and then) while the sequence numbers go on.
+TEST(ResponseStream, AResumableStreamKeepsALastWindowOfEvents) {
+  response_stream kept("s2", true, 4);
+  for (int i = 1; i <= 100; ++i) kept.send(std::to_string(i));
+  auto window = kept.poll(0);
+  ASSERT_EQ(window.events.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(window.events[i].data, std::to_string(97 + i));
+    EXPECT_EQ(window.events[i].seq, 97 + i);
+  }
+  auto after = kept.poll(98);
+  ASSERT_EQ(after.events.size(), 2u);
+  EXPECT_EQ(after.events[0].data, "99");
+  EXPECT_EQ(kept.poll(100).events.size(), 0u);
+
+  // Unattached live streams drop their oldest too; what is left moves out once.
+  response_stream live("", false, 3);
+  for (int i = 1; i <= 50; ++i) live.send(std::to_string(i));
+  live.finish("end", 0);
+  auto rest = live.poll(0);
+  ASSERT_EQ(rest.events.size(), 3u);
+  EXPECT_EQ(rest.events[0].data, "49");
+  EXPECT_EQ(rest.events[2].data, "end");
+  EXPECT_TRUE(rest.events[2].final);
+  EXPECT_TRUE(live.poll(0).events.empty());
+}
