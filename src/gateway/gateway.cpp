@@ -1673,7 +1673,10 @@ class upstream : public std::enable_shared_from_this<upstream> {
     out.is_error = json::find_bool(r, "isError").value_or(false);
     if (auto m = json::find_object(r, "_meta")) {
       out.meta = *m;
-      out.meta.erase("io.modelcontextprotocol/related-task");  // the upstream's task, not ours
+      // What describes the upstream's hop is not the caller's: its task, and its serverInfo
+      // (the engine stamps the gateway's own on the answer).
+      out.meta.erase(protocol::meta::related_task);
+      out.meta.erase(protocol::meta::server_info);
     }
     return out;
   }

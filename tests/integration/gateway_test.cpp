@@ -235,6 +235,30 @@ TEST_F(GatewayTest, CallsResourcesAndPromptsCrossTheHop) {
   EXPECT_EQ(unknown.error().code, -32602);
 }
 
+// A result names the server that answers it: the gateway, not the upstream behind it
+// (whose modern results carry their own serverInfo). The tool's own _meta still crosses.
+TEST_F(GatewayTest, ResultsCarryTheGatewaysServerInfo) {
+  auto c = connect(*gw, client::version_mode::modern_only);
+  auto server_name = [](const json::object& result) -> std::string {
+    auto meta = json::find_object(result, "_meta");
+    if (!meta) return "(no _meta)";
+    auto info = json::find_object(*meta, "io.modelcontextprotocol/serverInfo");
+    if (!info) return "(no serverInfo)";
+    auto name = json::find_string(*info, "name");
+    return name ? std::string(*name) : "(no name)";
+  };
+  for (const char* tool : {"ev_test_simple_text", "memory_read_graph"}) {
+    auto r = c->call_tool(tool);
+    ASSERT_TRUE(r) << r.error().describe();
+    EXPECT_EQ(server_name(*r), "plexus-gateway") << tool;
+  }
+  auto resources = c->list_resources();
+  ASSERT_TRUE(resources) << resources.error().describe();
+  auto read = c->read_resource("ev+test://static-text");
+  ASSERT_TRUE(read) << read.error().describe();
+  EXPECT_EQ(server_name(*read), "plexus-gateway");
+}
+
 TEST_F(GatewayTest, ProgressAndTraceContextCrossTheHop) {
   for (auto mode : {client::version_mode::modern_only, client::version_mode::legacy_only}) {
     auto c = connect(*gw, mode);
