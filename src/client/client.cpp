@@ -98,6 +98,7 @@ error make_error(error::kind_t kind, std::string message) {
 struct client::impl : std::enable_shared_from_this<client::impl> {
   std::unique_ptr<client_transport> transport;
   client_options opts;
+  json::object info_json;  // opts.info as sent: built once, not for every modern request
   protocol::era era = protocol::era::legacy;
   std::string version;
   json::object server_caps;
@@ -419,7 +420,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     for (const auto& kv : ro.meta) meta[kv.key()] = kv.value();
     meta[protocol::meta::protocol_version] = version;
     meta[protocol::meta::client_capabilities] = client_capabilities(ro.handlers.get(), ro.tasks);
-    meta[protocol::meta::client_info] = opts.info.to_json();
+    meta[protocol::meta::client_info] = info_json;
     if (ro.log_level) meta[protocol::meta::log_level] = protocol::to_string(*ro.log_level);
     params["_meta"] = std::move(meta);
   }
@@ -831,7 +832,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     version = opts.legacy_version;
     json::object params{{"protocolVersion", version},
                         {"capabilities", client_capabilities()},
-                        {"clientInfo", opts.info.to_json()}};
+                        {"clientInfo", info_json}};
     auto r = exchange("initialize", params, {});
     if (!r) return unexpected{r.error()};
     auto v = json::find_string(*r, "protocolVersion");
@@ -918,6 +919,7 @@ result<std::unique_ptr<client>> client::connect(std::unique_ptr<client_transport
   auto i = std::make_shared<impl>();
   i->transport = std::move(transport);
   i->opts = std::move(options);
+  i->info_json = i->opts.info.to_json();
   std::weak_ptr<impl> weak = i;
   i->transport->start(
       [weak](const json::value& v) {

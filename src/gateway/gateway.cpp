@@ -1662,17 +1662,19 @@ class upstream : public std::enable_shared_from_this<upstream> {
 
   // An upstream's CallToolResult as the caller sees it.
   server::tool_result to_tool_result(json::object r) {
+    // `r` is ours: its parts move over (copying them was a fifth of the answer's cost).
     server::tool_result out;
-    if (auto c = json::find_array(r, "content")) out.content = *c;
+    if (auto it = r.find("content"); it != r.end() && it->value().is_array())
+      out.content = std::move(it->value().get_array());
     for (auto& block : out.content)
       if (block.is_object()) map_content_block(block.get_object());
     if (auto it = r.find("structuredContent"); it != r.end()) {
-      out.structured_content = it->value();
+      out.structured_content = std::move(it->value());
       if (!cfg_.prefix.empty()) map_uris(*out.structured_content, true);
     }
     out.is_error = json::find_bool(r, "isError").value_or(false);
-    if (auto m = json::find_object(r, "_meta")) {
-      out.meta = *m;
+    if (auto it = r.find("_meta"); it != r.end() && it->value().is_object()) {
+      out.meta = std::move(it->value().get_object());
       // What describes the upstream's hop is not the caller's: its task, and its serverInfo
       // (the engine stamps the gateway's own on the answer).
       out.meta.erase(protocol::meta::related_task);

@@ -205,26 +205,36 @@ void write(std::string& out, const value& v) {
       out += ']';
       break;
     }
-    case boost::json::kind::object: {
-      out += '{';
-      bool first = true;
-      for (const auto& kv : v.get_object()) {
-        if (!first) out += ',';
-        first = false;
-        write_string(out, kv.key());
-        out += ':';
-        write(out, kv.value());
-      }
-      out += '}';
+    case boost::json::kind::object:
+      write(out, v.get_object());
       break;
-    }
   }
+}
+
+void write(std::string& out, const object& o) {
+  out += '{';
+  bool first = true;
+  for (const auto& kv : o) {
+    if (!first) out += ',';
+    first = false;
+    write_string(out, kv.key());
+    out += ':';
+    write(out, kv.value());
+  }
+  out += '}';
 }
 
 std::string dump(const value& v) {
   std::string out;
   out.reserve(256);
   write(out, v);
+  return out;
+}
+
+std::string dump(const object& o) {
+  std::string out;
+  out.reserve(256);
+  write(out, o);
   return out;
 }
 

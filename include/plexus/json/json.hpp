@@ -41,7 +41,10 @@ std::string_view type_name(const value& v) noexcept;
 // Compact serialization. Numbers are written in their shortest round-trip form
 // ("20", "21.5", "1e+21"), not Boost.JSON's exponent form ("2E1").
 std::string dump(const value& v);
+// The same for an object: without it, an object converts to a value, a deep copy.
+std::string dump(const object& o);
 // Appends the serialization of `v` to `out`.
 void write(std::string& out, const value& v);
+void write(std::string& out, const object& o);
 
 }  // namespace plexus::json
