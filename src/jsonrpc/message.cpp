@@ -169,31 +169,26 @@ void write_id(std::string& out, const request_id& id) {
 
 }  // namespace
 
-// Written straight from the message, in to_json()'s key order: building the envelope as
-// a json::object first copied the whole result (a third of encoding a small answer).
 std::string encode_result(const request_id& id, const json::object& result,
                           std::string_view more_members) {
   std::string out;
   out.reserve(256 + more_members.size());
   out += R"({"jsonrpc":"2.0","id":)";
   write_id(out, id);
-  out += R"(,"result":{)";
-  bool first = true;
-  for (const auto& kv : result) {
-    if (!first) out += ',';
-    first = false;
-    json::write_string(out, kv.key());
-    out += ':';
-    json::write(out, kv.value());
-  }
+  out += R"(,"result":)";
+  json::write(out, result);
   if (!more_members.empty()) {
-    if (!first) out += ',';
+    out.pop_back();  // the result's '}': its members go on
+    if (!result.empty()) out += ',';
     out += more_members;
+    out += '}';
   }
-  out += "}}";
+  out += '}';
   return out;
 }
 
+// Written straight from the message, in to_json()'s key order: building the envelope as
+// a json::object first copied the whole result (a third of encoding a small answer).
 std::string encode(const message& m) {
   std::string out;
   out.reserve(256);

@@ -534,7 +534,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
     if (env.era == era::modern && !result.contains("_meta") &&
         (!cacheable || (!result.contains("ttlMs") && !result.contains("cacheScope")))) {
       // The usual case: the stamps are appended as text, not built into the object (copying
-      // serverInfo in and writing it out again was a sixth of a modern call's instructions).
+      // serverInfo in and writing it out again was a fifth of a modern call's instructions).
       auto type = result.find("resultType");
       bool typed = type != result.end();
       std::string_view more = typed ? std::string_view(srv.info_meta_member)
