@@ -1,6 +1,5 @@
 #include "plexus/server/connection.hpp"
 
-#include "json/write.hpp"
 #include "plexus/core/base64.hpp"
 #include "plexus/core/blocking.hpp"
 #include "plexus/jsonrpc/message.hpp"
@@ -540,12 +539,7 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       std::string_view more = typed ? std::string_view(srv.info_meta_member)
                                     : std::string_view(srv.complete_info_meta_members);
       if (cacheable && (!typed || type->value() == "complete")) {
-        std::string cached(more);
-        cached += R"(,"ttlMs":)";
-        cached += std::to_string(srv.options.list_ttl_ms);
-        cached += R"(,"cacheScope":)";
-        json::write_string(cached, srv.options.cache_scope);
-        respond(jsonrpc::encode_result(env.id, result, cached));
+        respond(jsonrpc::encode_result(env.id, result, std::string(more) + srv.cache_hint_members));
       } else {
         respond(jsonrpc::encode_result(env.id, result, more));
       }
@@ -556,9 +550,8 @@ struct connection::impl : std::enable_shared_from_this<connection::impl> {
       // The tool's own _meta stays (emplace_object() would empty it).
       json::value& meta_value = result["_meta"];
       if (!meta_value.is_object()) meta_value.emplace_object();
-      json::object& meta = meta_value.get_object();
-      if (!meta.contains(protocol::meta::server_info))
-        meta[protocol::meta::server_info] = srv.info_wire;
+      // Always this server's: it is the one answering (a forwarded answer may carry another's).
+      meta_value.get_object()[protocol::meta::server_info] = srv.info_wire;
       bool complete = result["resultType"] == "complete";
       if (cacheable && complete) {
         result["ttlMs"] = srv.options.list_ttl_ms;

@@ -40,6 +40,8 @@ server::impl::impl(protocol::implementation i, server_options o)
                        json::dump(json::object{{protocol::meta::server_info, info_wire}})),
       complete_info_meta_members(R"("resultType":"complete",)" + info_meta_member),
       options(std::move(o)),
+      cache_hint_members(R"(,"ttlMs":)" + std::to_string(options.list_ttl_ms) +
+                         R"(,"cacheScope":)" + json::dump(json::value(options.cache_scope))),
       sealer(options.request_state_key),
       pool(options.worker_threads == 0 ? 1 : options.worker_threads) {}
 

@@ -107,6 +107,7 @@ struct server::impl {
   std::string info_meta_member;
   std::string complete_info_meta_members;  // `"resultType":"complete",` and the above
   server_options options;
+  std::string cache_hint_members;  // `,"ttlMs":…,"cacheScope":…` of `options`
   request_state_sealer sealer;
   detail::handler_pool pool;
   change_bus bus;

@@ -485,6 +485,8 @@ TEST_F(EngineTest, ModernResultKeepsTheToolsOwnMeta) {
   srv->add_tool(t, [](server::context&, const json::object&) {
     auto r = server::tool_result::text("hi");
     r.meta["example.com/trace"] = "abc";
+    // Not the tool's to say: the answering server's own serverInfo replaces it.
+    r.meta["io.modelcontextprotocol/serverInfo"] = json::object{{"name", "someone-else"}};
     return r;
   });
   conn->receive(
