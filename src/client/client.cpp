@@ -511,7 +511,7 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
     json::object answer = std::move(*p->answer);
     lk.unlock();
     cleanup();
-    return to_result(answer);
+    return to_result(std::move(answer));
   }
 
   // Request `id` is given up (cancelled by the caller, or timed out): the server is told,
@@ -556,6 +556,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       return unexpected{make_error(error::invalid_response, "the result is not an object")};
     return r->value().get_object();
   }
+  // The same, taking the result out of an answer the caller owns: a large result (a 64 KiB
+  // text, a long list) is not copied once more.
+  static result<json::object> to_result(json::object&& answer) {
+    auto r = answer.find("result");
+    if (answer.contains("error") || r == answer.end() || !r->value().is_object())
+      return to_result(static_cast<const json::object&>(answer));
+    return std::move(r->value().get_object());
+  }
 
   // The result of an asynchronous request from its response: what request() returns,
   // except that the server's questions are not answered (see client::request_async).
@@ -586,9 +594,10 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
   // An asynchronous request whose server asks for input: the rounds go on on a handler
   // thread (the handlers may wait for a person).
   void continue_rounds(std::shared_ptr<pending> p, json::object answer) {
-    on_handler_thread([self = shared_from_this(), p, answer = std::move(answer)] {
+    on_handler_thread([self = shared_from_this(), p, answer = std::move(answer)]() mutable {
       auto& rounds = *p->rounds;
-      p->done(self->go_on(p->method, rounds.take_params(), rounds.ro, self->to_result(answer)));
+      p->done(self->go_on(p->method, rounds.take_params(), rounds.ro,
+                          self->to_result(std::move(answer))));
     });
   }
 
