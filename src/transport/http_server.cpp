@@ -18,6 +18,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/container/small_vector.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
@@ -70,10 +71,41 @@ std::string_view host_part(std::string_view authority) {
   return colon == std::string_view::npos ? authority : authority.substr(0, colon);
 }
 
+constexpr char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+// Field names compare without case (RFC 9110 §5.1); inline, lengths first: most names differ.
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
+
+// Whether `value` contains `token` (lower case), ignoring ASCII case. Called several times a
+// request: a lowered copy of the value per call was an allocation each.
 bool header_lists(std::string_view value, std::string_view token) {
-  std::string lower(value);
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower.find(token) != std::string::npos;
+  if (token.empty()) return true;
+  for (std::size_t i = 0; i + token.size() <= value.size(); ++i)
+    if (ascii_lower(value[i]) == token[0] && iequals(value.substr(i, token.size()), token))
+      return true;
+  return false;
+}
+
+// A request's field by name, first of that name. Beast's own lookup walks a set ordered by a
+// compare that lowers both names char by char: the dozen lookups of a request cost more than
+// parsing its head did. A head has a handful of fields, so a scan is cheaper.
+std::string_view field_of(const request_t& req, http::field name) {
+  for (const auto& f : req)
+    if (f.name() == name) return f.value();
+  return {};
+}
+
+std::optional<std::string_view> find_field(const request_t& req, std::string_view name) {
+  for (const auto& f : req)
+    if (iequals(f.name_string(), name)) return f.value();
+  return std::nullopt;
 }
 
 // Allocates exactly what it is asked for. For operations that stay pending while a stream is
@@ -284,32 +316,68 @@ http_reply run_route(const route_handler& handler, const http_request& req) {
   return {500, "application/json", error_body(-32603, "Internal error"), {}};
 }
 
-// The status line and fields of a response, serialized by hand: Beast's generic
-// serializer (buffers_cat_view over every field) cost more per request than the rest
-// of writing a small JSON answer; with the head as one string the whole response
-// goes out in one gather write.
-std::string serialize_head(const http::response_header<>& h) {
-  std::string out;
-  out.reserve(256);
-  out += h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  char code[4];
-  auto st = static_cast<unsigned>(h.result_int());
-  code[0] = static_cast<char>('0' + st / 100 % 10);
-  code[1] = static_cast<char>('0' + st / 10 % 10);
-  code[2] = static_cast<char>('0' + st % 10);
-  code[3] = ' ';
-  out.append(code, 4);
-  out += h.reason();
-  out += "\r\n";
-  for (const auto& f : h) {
-    out += f.name_string();
-    out += ": ";
-    out += f.value();
-    out += "\r\n";
+// The head of a response, written as text. Beast's response type keeps each field in a node of
+// a case-insensitive set, and its serializer walks them as a buffer sequence: building and
+// writing a small JSON answer's head that way cost more than the rest of writing it. Fields are
+// views: what they point at must outlive the call to str().
+class response_head {
+ public:
+  // Replaces a field of the same name (ASCII case ignored), as Beast's set() did; the value is
+  // trimmed of surrounding blanks as Beast did.
+  void set(std::string_view name, std::string_view value) {
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    for (auto& f : fields_)
+      if (iequals(f.first, name)) {
+        f.second = value;
+        return;
+      }
+    fields_.emplace_back(name, value);
   }
-  out += "\r\n";
-  return out;
-}
+
+  // The status line, the fields, the connection's fate (RFC 9112 §9.3: HTTP/1.1 says when it
+  // closes, HTTP/1.0 when it stays) and the framing: a length, or else chunks.
+  std::string str(unsigned version, unsigned status, bool keep_alive,
+                  std::optional<std::size_t> content_length) const {
+    std::string out;
+    std::size_t size = 64;
+    for (const auto& [k, v] : fields_) size += k.size() + v.size() + 4;
+    out.reserve(size);
+    out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    char code[4] = {static_cast<char>('0' + status / 100 % 10),
+                    static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
+                    ' '};
+    out.append(code, 4);
+    out += http::obsolete_reason(static_cast<http::status>(status));
+    out += "\r\n";
+    for (const auto& [k, v] : fields_) {
+      if (iequals(k, "connection") || iequals(k, "content-length") ||
+          iequals(k, "transfer-encoding"))
+        continue;  // decided below, from what is written
+      out += k;
+      out += ": ";
+      out += v;
+      out += "\r\n";
+    }
+    if (version == 10 && keep_alive) out += "Connection: keep-alive\r\n";
+    if (version != 10 && !keep_alive) out += "Connection: close\r\n";
+    if (content_length) {
+      char digits[24];
+      auto r = std::to_chars(digits, digits + sizeof digits, *content_length);
+      out += "Content-Length: ";
+      out.append(digits, r.ptr);
+      out += "\r\n";
+    } else {
+      out += "Transfer-Encoding: chunked\r\n";
+    }
+    out += "\r\n";
+    return out;
+  }
+
+ private:
+  boost::container::small_vector<std::pair<std::string_view, std::string_view>, 8> fields_;
+};
 
 // One chunk of a chunked body (RFC 9112 §7.1).
 void append_chunk(std::string& out, std::string_view data) {
@@ -775,14 +843,14 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   // ---- writing -----------------------------------------------------------------
 
-  void add_common_headers(http::response<http::string_body>& res, const request_t* req) {
-    res.set(http::field::server, "plexus/" PLEXUS_VERSION);
+  void add_common_headers(response_head& res, const request_t* req, bool vary = true) {
+    res.set("Server", "plexus/" PLEXUS_VERSION);
     if (req) {
-      auto origin = (*req)[http::field::origin];
+      auto origin = field_of(*req, http::field::origin);
       if (!origin.empty() && origin_allowed(origin)) {
-        res.set(http::field::access_control_allow_origin, origin);
-        res.set(http::field::vary, "Origin");
-        res.set(http::field::access_control_expose_headers,
+        res.set("Access-Control-Allow-Origin", origin);
+        if (vary) res.set("Vary", "Origin");
+        res.set("Access-Control-Expose-Headers",
                 "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
       }
     }
@@ -794,16 +862,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                               std::string_view content_type = "application/json",
                               const request_t* req = nullptr,
                               std::vector<std::pair<std::string, std::string>> headers = {}) {
-    http::response<http::string_body> res{status, version};
+    response_head res;
     add_common_headers(res, req);
-    if (!body.empty()) res.set(http::field::content_type, content_type);
+    if (!body.empty()) res.set("Content-Type", content_type);
     for (auto& [k, v] : headers) res.set(k, v);
-    res.keep_alive(keep_alive);
-    res.body() = std::move(body);
-    res.prepare_payload();
     if (auto* m = meter_of(stream)) m->status = static_cast<int>(status);
-    std::string head = serialize_head(res.base());
-    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(res.body())};
+    std::string head = res.str(version, static_cast<unsigned>(status), keep_alive, body.size());
+    std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     auto [ec, n] = co_await net::async_write(stream, bufs, as_tuple);
     beast::get_lowest_layer(stream).expires_never();
@@ -1009,21 +1074,15 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   template <class Stream>
   std::string sse_head(Stream& stream, const request_t& req,
                        std::vector<std::pair<std::string, std::string>> headers) {
-    http::response<http::empty_body> res{http::status::ok, req.version()};
-    res.set(http::field::server, "plexus/" PLEXUS_VERSION);
-    res.set(http::field::content_type, "text/event-stream");
-    res.set(http::field::cache_control, "no-cache, no-transform");
+    response_head res;
+    add_common_headers(res, &req, /*vary=*/false);
+    res.set("Content-Type", "text/event-stream");
+    res.set("Cache-Control", "no-cache, no-transform");
     res.set("X-Accel-Buffering", "no");
-    auto origin = req[http::field::origin];
-    if (!origin.empty() && origin_allowed(origin)) {
-      res.set(http::field::access_control_allow_origin, origin);
-      res.set(http::field::access_control_expose_headers,
-              "Mcp-Session-Id, MCP-Protocol-Version, WWW-Authenticate");
-    }
     for (auto& [k, v] : headers) res.set(k, v);
-    res.chunked(true);
     if (auto* m = meter_of(stream)) m->status = 200;
-    return serialize_head(res.base());
+    // An HTTP/1.1 stream stays open; an HTTP/1.0 one ends with the connection.
+    return res.str(req.version(), 200, req.version() != 10, std::nullopt);
   }
 
   // ---- security checks -----------------------------------------------------------
@@ -1050,9 +1109,9 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   }
 
   std::optional<std::string> security_rejection(const request_t& req, bool unix_peer) const {
-    if (!host_allowed(req[http::field::host], unix_peer))
+    if (!host_allowed(field_of(req, http::field::host), unix_peer))
       return std::string("Forbidden: Host not allowed");
-    auto origin = req[http::field::origin];
+    auto origin = field_of(req, http::field::origin);
     if (!origin.empty() && !origin_allowed(origin))
       return std::string("Forbidden: Origin not allowed");
     return std::nullopt;
@@ -1161,19 +1220,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     std::vector<std::pair<std::string, std::string>> h{
         {"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"},
         {"Access-Control-Max-Age", "600"}};
-    auto requested = req[http::field::access_control_request_headers];
+    auto requested = field_of(req, http::field::access_control_request_headers);
     h.emplace_back("Access-Control-Allow-Headers",
                    requested.empty() ? "Content-Type, Accept, Authorization, Mcp-Session-Id, "
                                        "MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID"
                                      : std::string(requested));
     co_return co_await write_plain(stream, req.version(), http::status::no_content, "",
                                    req.keep_alive(), "", &req, std::move(h));
-  }
-
-  static std::optional<std::string_view> header_of(const request_t& req, std::string_view name) {
-    auto it = req.find(name);
-    if (it == req.end()) return std::nullopt;
-    return std::string_view(it->value());
   }
 
   template <class Stream>
@@ -1186,11 +1239,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   // POST on the MCP endpoint: classify by claim, then serve in that era.
   template <class Stream>
   awaitable<bool> mcp_post(Stream& stream, const request_t& req, server::server& esrv) {
-    auto content_type = req[http::field::content_type];
+    auto content_type = field_of(req, http::field::content_type);
     if (!header_lists(content_type, "application/json"))
       co_return co_await reject(stream, req, http::status::unsupported_media_type, -32000,
                                 "Unsupported Media Type: Content-Type must be application/json");
-    auto accept = req[http::field::accept];
+    auto accept = field_of(req, http::field::accept);
     bool accepts_both =
         (header_lists(accept, "application/json") && header_lists(accept, "text/event-stream")) ||
         header_lists(accept, "*/*");
@@ -1209,7 +1262,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       if (auto method = json::find_string(body.get_object(), "method"))
         m->mcp_method = std::string(*method);
 
-    auto version_header = header_of(req, "mcp-protocol-version");
+    auto version_header = find_field(req, "mcp-protocol-version");
     bool claims_modern = false;
     if (body.is_object())
       if (auto params = json::find_object(body.get_object(), "params"))
@@ -1220,7 +1273,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     bool header_modern = version_header && protocol::is_modern_version(vh);
     bool header_legacy = version_header && protocol::is_legacy_version(vh);
     if (header_modern || claims_modern ||
-        (version_header && !header_legacy && !header_of(req, "mcp-session-id")))
+        (version_header && !header_legacy && !find_field(req, "mcp-session-id")))
       co_return co_await modern_post(stream, req, std::move(body), esrv);
     co_return co_await legacy_post(stream, req, std::move(body), esrv);
   }
@@ -1253,7 +1306,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                    "Invalid Request: one JSON-RPC message per POST (no batches)");
     const json::object& msg = body.get_object();
     bool is_request = msg.contains("method") && msg.contains("id");
-    auto headers = [&req](std::string_view name) { return header_of(req, name); };
+    auto headers = [&req](std::string_view name) { return find_field(req, name); };
     if (is_request) {
       if (auto r = mcp_http::validate_modern_envelope(msg)) {
         auto id_it = msg.find("id");
@@ -1435,7 +1488,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
                               server::server& esrv) {
     std::shared_ptr<legacy_session> session;
     std::vector<std::pair<std::string, std::string>> headers;
-    auto sid = header_of(req, "mcp-session-id");
+    auto sid = find_field(req, "mcp-session-id");
     if (is_initialize(body)) {
       session = create_session(false, esrv);
       if (!session)
@@ -1450,7 +1503,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       if (!session || session->sse_transport || session->owner != &esrv)
         co_return co_await reject(stream, req, http::status::not_found, -32001,
                                   "Session not found");
-      if (auto v = header_of(req, "mcp-protocol-version");
+      if (auto v = find_field(req, "mcp-protocol-version");
           v && !protocol::is_legacy_version(std::string(*v)))
         co_return co_await reject(
             stream, req, http::status::bad_request, -32000,
@@ -1540,7 +1593,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   }
 
   static bool claims_modern_version(const request_t& req) {
-    auto v = header_of(req, "mcp-protocol-version");
+    auto v = find_field(req, "mcp-protocol-version");
     return v && protocol::is_modern_version(std::string(*v));
   }
 
@@ -1557,10 +1610,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   awaitable<bool> mcp_get(Stream& stream, const request_t& req, server::server& esrv) {
     if (claims_modern_version(req))
       co_return co_await reject_modern(stream, req, "2026-07-28 has no GET stream");
-    if (!header_lists(req[http::field::accept], "text/event-stream"))
+    if (!header_lists(field_of(req, http::field::accept), "text/event-stream"))
       co_return co_await reject(stream, req, http::status::not_acceptable, -32000,
                                 "Not Acceptable: Accept must list text/event-stream");
-    auto sid = header_of(req, "mcp-session-id");
+    auto sid = find_field(req, "mcp-session-id");
     if (!sid)
       co_return co_await reject(stream, req, http::status::bad_request, -32000,
                                 "Bad Request: Mcp-Session-Id header is required");
@@ -1571,7 +1624,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     session->touch();
     std::shared_ptr<response_stream> rs = session->standalone;
     std::uint64_t after = 0;
-    if (auto last = header_of(req, "last-event-id")) {
+    if (auto last = find_field(req, "last-event-id")) {
       std::string_view l = *last;
       auto dash = l.rfind('-');
       std::string stream_id(l.substr(0, dash));
@@ -1610,7 +1663,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   awaitable<bool> mcp_delete(Stream& stream, const request_t& req, server::server& esrv) {
     if (claims_modern_version(req))
       co_return co_await reject_modern(stream, req, "2026-07-28 has no sessions");
-    auto sid = header_of(req, "mcp-session-id");
+    auto sid = find_field(req, "mcp-session-id");
     if (!sid)
       co_return co_await reject(stream, req, http::status::bad_request, -32000,
                                 "Bad Request: Mcp-Session-Id header is required");
@@ -1656,7 +1709,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     auto session = sid.empty() ? nullptr : find_session(sid);
     if (!session || !session->sse_transport)
       co_return co_await reject(stream, req, http::status::not_found, -32001, "Session not found");
-    if (!header_lists(req[http::field::content_type], "application/json"))
+    if (!header_lists(field_of(req, http::field::content_type), "application/json"))
       co_return co_await reject(stream, req, http::status::unsupported_media_type, -32000,
                                 "Unsupported Media Type: Content-Type must be application/json");
     if (auto* m = meter_of(stream)) m->session_id = session->id;

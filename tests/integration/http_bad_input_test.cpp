@@ -1196,3 +1196,81 @@ TEST(HttpBadInput, ClosingAStreamCancelsItsCallAndFreesTheConnection) {
   }
   expect_serving(s, 2s);
 }
+
+TEST(HttpBadInput, TheResponseHeadSaysWhetherTheConnectionStays) {
+  // Response heads are written as text (not through Beast's response type): each must still
+  // frame its body, name the server, and say what becomes of the connection in the request's
+  // HTTP version (RFC 9112 §9.3).
+  server s;
+  auto as_version = [](std::string request, std::string_view version) {
+    auto at = request.find(" HTTP/1.1\r\n");
+    return request.replace(at + 1, 8, version);
+  };
+  {
+    SCOPED_TRACE("HTTP/1.1, kept alive by default");
+    client c(s.port());
+    ASSERT_TRUE(c.connected());
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(c.send(echo_request(s.port(), i, "one")));
+      auto r = c.read_response(5s);
+      EXPECT_TRUE(is_echo(r, i, "one")) << show(r);
+      ASSERT_TRUE(r);
+      EXPECT_FALSE(r->header("connection")) << show(r);
+      EXPECT_EQ(r->count("content-length"), 1u) << show(r);
+      EXPECT_EQ(r->header("content-length").value_or(""), std::to_string(r->body.size()));
+      EXPECT_EQ(r->header("content-type").value_or(""), "application/json") << show(r);
+      EXPECT_EQ(r->header("server").value_or("").rfind("plexus/", 0), 0u) << show(r);
+    }
+  }
+  {
+    SCOPED_TRACE("HTTP/1.1 asking to close");
+    client c(s.port());
+    ASSERT_TRUE(c.send(echo_request(s.port(), 1, "close", {{"Connection", "close"}})));
+    auto r = c.read_response(5s);
+    EXPECT_TRUE(is_echo(r, 1, "close")) << show(r);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(plexus::testing::http::lower(r->header("connection").value_or("")), "close");
+    EXPECT_TRUE(c.wait_closed(3s));
+  }
+  {
+    SCOPED_TRACE("HTTP/1.0 asking to stay");
+    client c(s.port());
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(c.send(as_version(
+          echo_request(s.port(), i, "ten", {{"Connection", "keep-alive"}}), "HTTP/1.0")));
+      auto r = c.read_response(5s);
+      EXPECT_TRUE(is_echo(r, i, "ten")) << show(r);
+      ASSERT_TRUE(r);
+      EXPECT_EQ(plexus::testing::http::lower(r->header("connection").value_or("")), "keep-alive");
+    }
+  }
+  {
+    SCOPED_TRACE("HTTP/1.0 by default: closed");
+    client c(s.port());
+    ASSERT_TRUE(c.send(as_version(echo_request(s.port(), 1, "ten"), "HTTP/1.0")));
+    auto r = c.read_response(5s);
+    EXPECT_TRUE(is_echo(r, 1, "ten")) << show(r);
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->header("connection")) << show(r);
+    EXPECT_TRUE(c.wait_closed(3s));
+  }
+  {
+    SCOPED_TRACE("an error with extra fields, a preflight with no body");
+    auto r = plexus::testing::http::exchange(
+        s.port(), plexus::testing::http::build_request("PUT", "/mcp", s.port()));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405) << show(r);
+    EXPECT_EQ(r->count("allow"), 1u) << show(r);
+    EXPECT_EQ(r->header("content-length").value_or(""), std::to_string(r->body.size()));
+    r = plexus::testing::http::exchange(
+        s.port(), plexus::testing::http::build_request(
+                      "OPTIONS", "/mcp", s.port(),
+                      {{"Origin", "http://localhost"}, {"Access-Control-Request-Method", "POST"}}));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 204) << show(r);
+    EXPECT_EQ(r->header("content-length").value_or(""), "0") << show(r);
+    EXPECT_FALSE(r->header("content-type")) << show(r);
+    EXPECT_EQ(r->header("access-control-allow-origin").value_or(""), "http://localhost");
+    EXPECT_EQ(r->count("access-control-allow-methods"), 1u) << show(r);
+  }
+}
