@@ -12,7 +12,7 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev
-  libpq-dev libhiredis-dev libhnswlib-dev
+  libpq-dev libhiredis-dev libhnswlib-dev libmimalloc-dev
 )
 test_pkgs=(libgtest-dev libgmock-dev libbenchmark-dev nodejs npm clang-format clang libclang-rt-14-dev openssl wrk gnuplot-nox python3 valgrind
   postgresql redis-server)
