@@ -1274,3 +1274,43 @@ TEST(HttpBadInput, TheResponseHeadSaysWhetherTheConnectionStays) {
     EXPECT_EQ(r->count("access-control-allow-methods"), 1u) << show(r);
   }
 }
+
+TEST(HttpBadInput, ARequestIsReadHoweverItsBytesArrive) {
+  // The server parses what it has before it reads again: a head and body in one packet, a body
+  // in pieces after its head, byte by byte, and requests pipelined in one write all get their
+  // answers, in order, on the same connection.
+  server s;
+  client c(s.port());
+  ASSERT_TRUE(c.connected());
+  auto whole = echo_request(s.port(), 1, "whole");
+  ASSERT_TRUE(c.send(whole));
+  EXPECT_TRUE(is_echo(c.read_response(5s), 1, "whole"));
+
+  auto split = echo_request(s.port(), 2, "split");
+  auto head_end = split.find("\r\n\r\n") + 4;
+  ASSERT_TRUE(c.send(split.substr(0, head_end)));
+  std::this_thread::sleep_for(30ms);
+  ASSERT_TRUE(c.send(split.substr(head_end, 10)));
+  std::this_thread::sleep_for(30ms);
+  ASSERT_TRUE(c.send(split.substr(head_end + 10)));
+  EXPECT_TRUE(is_echo(c.read_response(5s), 2, "split"));
+
+  auto bytes = echo_request(s.port(), 3, "bytes");
+  for (std::size_t i = 0; i < bytes.size(); i += 7) ASSERT_TRUE(c.send(bytes.substr(i, 7)));
+  EXPECT_TRUE(is_echo(c.read_response(5s), 3, "bytes"));
+
+  ASSERT_TRUE(c.send(echo_request(s.port(), 4, "first") + echo_request(s.port(), 5, "second") +
+                     echo_request(s.port(), 6, "third")));
+  EXPECT_TRUE(is_echo(c.read_response(5s), 4, "first"));
+  EXPECT_TRUE(is_echo(c.read_response(5s), 5, "second"));
+  EXPECT_TRUE(is_echo(c.read_response(5s), 6, "third"));
+
+  // A connection that ends inside a body is not answered as if it were whole.
+  client cut(s.port());
+  auto partial = echo_request(s.port(), 7, "cut");
+  ASSERT_TRUE(cut.send(partial.substr(0, partial.size() - 5)));
+  cut.close_write();
+  auto r = cut.read_response(3s);
+  EXPECT_FALSE(r && r->status == 200) << show(r);
+  expect_serving(s);
+}

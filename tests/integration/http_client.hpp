@@ -157,6 +157,11 @@ class client {
     fd_ = -1;
   }
 
+  // Sends a FIN (nothing more will be written) and keeps reading.
+  void close_write() {
+    if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+  }
+
   // Closes with an RST (SO_LINGER 0) rather than a FIN.
   void abort() {
     if (fd_ < 0) return;
