@@ -55,6 +55,19 @@ void collect_header_params(const json::object& schema, std::vector<std::string>&
   }
 }
 
+// Whether any property reachable through `properties` chains declares x-mcp-header: most tools
+// declare none, and their calls then skip collecting (which copies every property's name).
+bool declares_header_params(const json::object& schema) {
+  auto props = json::find_object(schema, "properties");
+  if (!props) return false;
+  for (const auto& kv : *props) {
+    if (!kv.value().is_object()) continue;
+    const auto& p = kv.value().get_object();
+    if (json::find_string(p, "x-mcp-header") || declares_header_params(p)) return true;
+  }
+  return false;
+}
+
 const json::value* at_path(const json::object& args, const std::vector<std::string>& path) {
   const json::object* o = &args;
   const json::value* v = nullptr;
@@ -149,7 +162,7 @@ std::optional<rejection> validate_modern_headers(
 
   if (*method == "tools/call" && name) {
     const json::object* schema = tool_schema(*name);
-    if (schema) {
+    if (schema && declares_header_params(*schema)) {
       std::vector<std::pair<std::string, std::vector<std::string>>> declared;
       std::vector<std::string> path;
       collect_header_params(*schema, path, declared);
