@@ -287,6 +287,14 @@ class metered_stream {
   request_meter& meter_;
 };
 
+// A stream whose bytes go to the socket as they are (no TLS): it may be written directly.
+template <class Stream>
+struct is_plain_stream : std::false_type {};
+template <class Protocol, class Executor, class Policy>
+struct is_plain_stream<beast::basic_stream<Protocol, Executor, Policy>> : std::true_type {};
+template <class Next>
+struct is_plain_stream<metered_stream<Next>> : is_plain_stream<Next> {};
+
 template <class Stream>
 request_meter* meter_of(Stream& stream) {
   if constexpr (requires { stream.meter(); })
@@ -865,6 +873,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       log_access(req.method_string(), req.target(), meter, t0, n, remote);
       if (!keep || !req.keep_alive() || stopping) break;
       if (buffer.capacity() > small_buffer_bytes && buffer.size() == 0) buffer.shrink_to_fit();
+      // The answer usually went out at once (write_now), and the client has not had time to
+      // send its next request: a read now would mostly find nothing (a failed recvmsg per
+      // request). Other connections' ready work goes first.
+      if (buffer.size() == 0) co_await net::post(co_await net::this_coro::executor, use_awaitable);
     }
     beast::error_code ec;
     beast::get_lowest_layer(stream).socket().shutdown(net::socket_base::shutdown_both, ec);
@@ -908,15 +920,41 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
     if (auto* m = meter_of(stream)) m->status = static_cast<int>(status);
     std::string head = res.str(version, static_cast<unsigned>(status), keep_alive, body.size());
     std::array<net::const_buffer, 2> bufs{net::buffer(head), net::buffer(body)};
+    beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(bufs);
+    rest.consume(write_now(stream, bufs));
+    if (beast::buffer_bytes(rest) == 0) co_return keep_alive;
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
-    auto [ec, n] = co_await net::async_write(stream, bufs, as_tuple);
+    auto [ec, n] = co_await net::async_write(stream, rest, as_tuple);
     beast::get_lowest_layer(stream).expires_never();
     co_return !ec && keep_alive;
+  }
+
+  // Writes what the socket takes at once, without waiting, and returns how much that was
+  // (0 for a TLS stream, whose bytes are not the socket's). An answer usually fits in the
+  // socket's buffer: an asynchronous write of it completed at once too, but posted its
+  // completion through the scheduler and resumed the request's coroutines from there. Errors
+  // are left to the asynchronous write of the rest, which meets them again.
+  template <class Stream, class Buffers>
+  static std::size_t write_now(Stream& stream, const Buffers& buffers) {
+    if constexpr (is_plain_stream<Stream>::value) {
+      auto& socket = beast::get_lowest_layer(stream).socket();
+      beast::error_code ec;
+      if (!socket.non_blocking()) socket.non_blocking(true, ec);  // once per connection
+      if (ec) return 0;
+      std::size_t n = socket.write_some(buffers, ec);
+      if (ec) return 0;
+      if (auto* m = meter_of(stream)) m->bytes_out += n;
+      return n;
+    } else {
+      return 0;
+    }
   }
 
   // Writes bytes already framed (a head, chunks); false when the client is gone.
   template <class Stream>
   awaitable<bool> write_raw(Stream& stream, std::string_view bytes) {
+    if (bytes.empty()) co_return true;
+    bytes.remove_prefix(write_now(stream, net::buffer(bytes)));
     if (bytes.empty()) co_return true;
     beast::get_lowest_layer(stream).expires_after(opts.read_timeout);
     auto [ec, n] = co_await net::async_write(stream, net::buffer(bytes), as_tuple);
