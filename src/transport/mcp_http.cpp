@@ -40,7 +40,9 @@ bool same_value(const std::string& header, const json::value& body) {
   return false;
 }
 
-// Properties declaring x-mcp-header, reachable through `properties` chains only.
+// Properties declaring x-mcp-header, reachable through `properties` chains only. A property
+// with neither a declaration nor properties of its own is passed over without copying its name
+// into `path`: most tools declare nothing, and their calls then copy and allocate nothing.
 void collect_header_params(const json::object& schema, std::vector<std::string>& path,
                            std::vector<std::pair<std::string, std::vector<std::string>>>& out) {
   auto props = json::find_object(schema, "properties");
@@ -48,24 +50,14 @@ void collect_header_params(const json::object& schema, std::vector<std::string>&
   for (const auto& kv : *props) {
     if (!kv.value().is_object()) continue;
     const auto& p = kv.value().get_object();
+    auto h = json::find_string(p, "x-mcp-header");
+    bool nested = json::find_object(p, "properties") != nullptr;
+    if (!h && !nested) continue;
     path.emplace_back(kv.key());
-    if (auto h = json::find_string(p, "x-mcp-header")) out.emplace_back(std::string(*h), path);
-    collect_header_params(p, path, out);
+    if (h) out.emplace_back(std::string(*h), path);
+    if (nested) collect_header_params(p, path, out);
     path.pop_back();
   }
-}
-
-// Whether any property reachable through `properties` chains declares x-mcp-header: most tools
-// declare none, and their calls then skip collecting (which copies every property's name).
-bool declares_header_params(const json::object& schema) {
-  auto props = json::find_object(schema, "properties");
-  if (!props) return false;
-  for (const auto& kv : *props) {
-    if (!kv.value().is_object()) continue;
-    const auto& p = kv.value().get_object();
-    if (json::find_string(p, "x-mcp-header") || declares_header_params(p)) return true;
-  }
-  return false;
 }
 
 const json::value* at_path(const json::object& args, const std::vector<std::string>& path) {
@@ -162,7 +154,7 @@ std::optional<rejection> validate_modern_headers(
 
   if (*method == "tools/call" && name) {
     const json::object* schema = tool_schema(*name);
-    if (schema && declares_header_params(*schema)) {
+    if (schema) {
       std::vector<std::pair<std::string, std::vector<std::string>>> declared;
       std::vector<std::string> path;
       collect_header_params(*schema, path, declared);
