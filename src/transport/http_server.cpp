@@ -874,10 +874,13 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       log_access(req.method_string(), req.target(), meter, t0, n, remote);
       if (!keep || !req.keep_alive() || stopping) break;
       if (buffer.capacity() > small_buffer_bytes && buffer.size() == 0) buffer.shrink_to_fit();
-      // The answer usually went out at once (write_now), and the client has not had time to
-      // send its next request: a read now would mostly find nothing (a failed recvmsg per
-      // request). Other connections' ready work goes first.
-      if (buffer.size() == 0) co_await net::post(co_await net::this_coro::executor, use_awaitable);
+      // On a plain connection the answer usually went out at once (write_now), and the client
+      // has not had time to send its next request: a read now would mostly find nothing (a
+      // failed recvmsg per request). Other connections' ready work goes first. (A TLS answer
+      // was written asynchronously: its completion already came through the scheduler.)
+      if constexpr (is_plain_stream<Stream>::value)
+        if (buffer.size() == 0)
+          co_await net::post(co_await net::this_coro::executor, use_awaitable);
     }
     beast::error_code ec;
     beast::get_lowest_layer(stream).socket().shutdown(net::socket_base::shutdown_both, ec);
