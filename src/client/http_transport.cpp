@@ -18,7 +18,9 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
+#include <sys/socket.h>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -168,19 +170,33 @@ class connection {
   std::size_t read_some(beast::flat_buffer& b, Parser& p, beast::error_code& ec) {
     return on_stream([&](auto& s) { return http::read_some(s, b, p, ec); });
   }
-  // The same, asynchronously (handlers run on the io_context's thread). A write starts at
-  // once on the calling thread when the socket can take it.
-  template <class Msg, class Handler>
-  void async_write(Msg& m, Handler&& h) {
-    on_stream([&](auto& s) { http::async_write(s, m, std::forward<Handler>(h)); });
+  // Asynchronous use (handlers run on the io_context's thread). Beast's composed HTTP reads
+  // and writes are not used there: they post their completion even when the bytes were
+  // already buffered or written, a scheduler round trip and a dozen executor copies per
+  // step, and its serializer cost more than the request it wrote (see http_transport's
+  // post_async).
+  // Writes what a plain socket takes at once without waiting, and returns how much that was
+  // (0 for TLS, whose bytes are not the socket's). Errors are left to the asynchronous write
+  // of the rest, which meets them again. MSG_DONTWAIT leaves the socket blocking for the
+  // synchronous exchanges that may use this connection next.
+  std::size_t write_now(std::string_view bytes) {
+    if (ssl_) return 0;
+    ssize_t n;
+    do
+      n = ::send(tcp_.socket().native_handle(), bytes.data(), bytes.size(),
+                 MSG_DONTWAIT | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
   }
-  template <class Parser, class Handler>
-  void async_read_header(beast::flat_buffer& b, Parser& p, Handler&& h) {
-    on_stream([&](auto& s) { http::async_read_header(s, b, p, std::forward<Handler>(h)); });
+  // Bytes already framed, asynchronously: all of them, or an error.
+  template <class Handler>
+  void async_write_bytes(std::string_view bytes, Handler&& h) {
+    on_stream([&](auto& s) { net::async_write(s, net::buffer(bytes), std::forward<Handler>(h)); });
   }
-  template <class Parser, class Handler>
-  void async_read_some(beast::flat_buffer& b, Parser& p, Handler&& h) {
-    on_stream([&](auto& s) { http::async_read_some(s, b, p, std::forward<Handler>(h)); });
+  // What the connection has now, up to `max` bytes, into `b` (committed by the handler).
+  template <class Handler>
+  void async_read_bytes(beast::flat_buffer& b, std::size_t max, Handler&& h) {
+    on_stream([&](auto& s) { s.async_read_some(b.prepare(max), std::forward<Handler>(h)); });
   }
   // Unblocks a reader on another thread.
   void abort() {
@@ -496,12 +512,16 @@ class http_transport : public client_transport,
     std::string method;
     std::string id_key;
     json::value id;
-    http::request<http::string_body> req;
+    std::string request;  // the bytes on the wire
     std::shared_ptr<beast::flat_buffer> buffer = std::make_shared<beast::flat_buffer>();
     std::shared_ptr<http::response_parser<http::buffer_body>> parser =
         std::make_shared<http::response_parser<http::buffer_body>>();
+    bool header_seen = false;
     std::string body;
     char chunk[16 * 1024];
+    // User-provided: make_shared value-initializes, which would zero `chunk` (16 KiB) for
+    // every request; it is only ever written before it is read.
+    async_exchange() {}
   };
 
   void post_async(const json::object& message, std::string method, const json::object& params,
@@ -528,49 +548,98 @@ class http_transport : public client_transport,
       streams_[x->id_key] = x->conn;  // closing it cancels the request
     }
     ++active_;
-    x->req = post_request(x->message, x->method, params, true);
+    x->request = request_bytes(post_request(x->message, x->method, params, true));
     x->parser->body_limit(boost::none);
-    x->conn->async_write(x->req, [x](beast::error_code ec, std::size_t) {
+    x->parser->eager(false);
+    std::string_view rest = x->request;
+    rest.remove_prefix(x->conn->write_now(rest));
+    if (rest.empty()) return async_read_answer(x);
+    x->conn->async_write_bytes(rest, [x](beast::error_code ec, std::size_t) {
       if (ec) return x->self->async_failed(x);
-      x->conn->async_read_header(*x->buffer, *x->parser, [x](beast::error_code ec, std::size_t) {
-        if (ec) return x->self->async_failed(x);
-        x->self->async_header(x);
-      });
+      x->self->async_read_answer(x);
     });
   }
 
-  void async_header(const std::shared_ptr<async_exchange>& x) {
+  // A request with a complete body as Beast would write it: the head, then the body.
+  static std::string request_bytes(const http::request<http::string_body>& req) {
+    std::string out;
+    out.reserve(256 + req.body().size());
+    out.append(req.method_string()).append(" ").append(req.target()).append(" HTTP/1.1\r\n");
+    for (const auto& f : req)
+      out.append(f.name_string()).append(": ").append(f.value()).append("\r\n");
+    out.append("\r\n").append(req.body());
+    return out;
+  }
+
+  // Reads the answer of an asynchronous exchange: the bytes already buffered are parsed
+  // first, and the connection is read only for what is missing. Until the head is complete
+  // a failure means that the server had closed the kept-alive connection (async_failed).
+  void async_read_answer(const std::shared_ptr<async_exchange>& x) {
+    auto& parser = *x->parser;
+    auto& buffer = *x->buffer;
+    for (;;) {
+      if (parser.is_header_done() && !x->header_seen) {
+        x->header_seen = true;
+        if (!async_header(x)) return;  // answered, or the answer streams
+      }
+      if (parser.is_done())
+        return async_done(x,
+                          complete_answer(x->conn, parser, x->body, x->message, x->method, true));
+      if (buffer.size() == 0) break;
+      beast::error_code ec;
+      std::size_t used;
+      if (x->header_seen) {
+        auto& body = parser.get().body();
+        body.data = x->chunk;
+        body.size = sizeof x->chunk;
+        used = parser.put(buffer.data(), ec);
+        x->body.append(x->chunk, sizeof x->chunk - body.size);
+        if (ec == http::error::need_buffer) ec = {};
+        if (!ec && x->body.size() > opts_.max_message_bytes) ec = http::error::body_limit;
+      } else {
+        used = parser.put(buffer.data(), ec);
+      }
+      buffer.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return async_read_failed(x, ec);
+      if (used == 0) break;
+    }
+    // A body that did not come with its head is read in large pieces: read_size alone would
+    // read 512 bytes at a time from a buffer that the parser keeps empty.
+    auto size = beast::read_size(buffer, 65536);
+    if (x->header_seen) size = std::max<std::size_t>(size, 65536);
+    x->conn->async_read_bytes(buffer, size, [x](beast::error_code ec, std::size_t n) {
+      x->buffer->commit(n);
+      auto& parser = *x->parser;
+      // The end of a body that ends with the connection, or partial_message.
+      if (ec == net::error::eof && parser.got_some()) parser.put_eof(ec);
+      if (ec) return x->self->async_read_failed(x, ec);
+      x->self->async_read_answer(x);
+    });
+  }
+
+  void async_read_failed(const std::shared_ptr<async_exchange>& x, beast::error_code ec) {
+    if (!x->header_seen) return async_failed(x);
+    int status = static_cast<int>(x->parser->get().result_int());
+    async_done(x, transport_error{"reading the answer failed: " + ec.message(), status});
+  }
+
+  // The head of an asynchronous exchange's answer is in: false when that was all (202), or
+  // when the answer streams and its reader took the exchange over.
+  bool async_header(const std::shared_ptr<async_exchange>& x) {
     auto& res = x->parser->get();
     int status = static_cast<int>(res.result_int());
-    if (status == 202) return async_done(x, std::nullopt);
+    if (status == 202) {
+      async_done(x, std::nullopt);
+      return false;
+    }
     std::string content_type(res[http::field::content_type]);
     if (content_type.find("text/event-stream") != std::string::npos && status == 200) {
       stream_answer(x->conn, x->buffer, x->parser, x->id_key, x->method, true);
-      return async_done(x, std::nullopt, false);
+      async_done(x, std::nullopt, false);
+      return false;
     }
-    async_read_body(x);
-  }
-
-  void async_read_body(const std::shared_ptr<async_exchange>& x) {
-    if (x->parser->is_done()) {
-      return async_done(x,
-                        complete_answer(x->conn, *x->parser, x->body, x->message, x->method, true));
-    }
-    x->parser->get().body().data = x->chunk;
-    x->parser->get().body().size = sizeof x->chunk;
-    x->conn->async_read_some(*x->buffer, *x->parser, [x](beast::error_code ec, std::size_t) {
-      if (ec == http::error::need_buffer) ec = {};
-      auto& self = *x->self;
-      if (!ec) {
-        x->body.append(x->chunk, sizeof x->chunk - x->parser->get().body().size);
-        if (x->body.size() > self.opts_.max_message_bytes) ec = http::error::body_limit;
-      }
-      if (ec) {
-        int status = static_cast<int>(x->parser->get().result_int());
-        return self.async_done(x, transport_error{"reading the answer failed", status});
-      }
-      self.async_read_body(x);
-    });
+    return true;
   }
 
   // The write or the header failed: the server had closed the kept-alive connection, and
@@ -828,6 +897,9 @@ class http_transport : public client_transport,
                           http::response_parser<http::buffer_body>& p, OnBytes on_bytes,
                           KeepGoing keep_going) {
     char chunk[16 * 1024];
+    // Room for a chunk's worth per read: Beast reads 512 bytes at a time from a buffer whose
+    // capacity is smaller, and the parser keeps this one empty.
+    if (buffer.capacity() < sizeof chunk) buffer.reserve(sizeof chunk);
     while (!p.is_done() && keep_going()) {
       p.get().body().data = chunk;
       p.get().body().size = sizeof chunk;

@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <functional>
 #include <future>
+#include <stdexcept>
 
 #include <atomic>
 #include <condition_variable>
@@ -358,4 +361,244 @@ TEST(ClientHttp, LegacySessionExpiryStartsANewSession) {
   auto r = (*c)->call_tool("echo", {{"text", "two"}});
   ASSERT_TRUE(r) << r.error().describe();
   EXPECT_EQ(text(*r), "two");
+}
+
+namespace {
+
+// A server that answers each POSTed JSON-RPC request with bytes the test writes, in the
+// pieces it chooses: how the client's asynchronous exchange reads an answer however it is
+// framed and however its bytes arrive. One thread per connection; loopback only.
+class scripted_http_server {
+ public:
+  struct answer {
+    std::vector<std::string> pieces;  // written one after another, 5 ms apart
+    bool close_after = false;
+  };
+  using script = std::function<answer(const json::value& id)>;
+
+  explicit scripted_http_server(script s) : script_(std::move(s)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("scripted_http_server: cannot listen");
+    port_ = ntohs(a.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~scripted_http_server() {
+    stopping_ = true;
+    ::shutdown(fd_, SHUT_RDWR);
+    acceptor_.join();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lk(mu_);
+      for (int c : open_) ::shutdown(c, SHUT_RDWR);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
+  int connections() const { return accepted_.load(); }
+
+ private:
+  void accept_loop() {
+    for (;;) {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::lock_guard lk(mu_);
+      if (stopping_) {
+        ::close(c);
+        return;
+      }
+      ++accepted_;
+      open_.insert(c);
+      threads_.emplace_back([this, c] { serve(c); });
+    }
+  }
+  void serve(int c) {
+    std::string in;
+    char buf[4096];
+    for (bool open = true; open;) {
+      auto head_end = in.find("\r\n\r\n");
+      if (head_end == std::string::npos) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        in.append(buf, static_cast<std::size_t>(n));
+        continue;
+      }
+      auto head = plexus::testing::http::lower(in.substr(0, head_end));
+      auto cl = head.find("content-length:");
+      std::size_t length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 15));
+      while (in.size() < head_end + 4 + length) {
+        ssize_t n = ::read(c, buf, sizeof buf);
+        if (n <= 0) {
+          open = false;
+          break;
+        }
+        in.append(buf, static_cast<std::size_t>(n));
+      }
+      if (!open) break;
+      auto request = boost::json::parse(in.substr(head_end + 4, length));
+      in.erase(0, head_end + 4 + length);
+      auto a = script_(request.as_object().at("id"));
+      for (const auto& piece : a.pieces) {
+        if (::send(c, piece.data(), piece.size(), MSG_NOSIGNAL) !=
+            static_cast<ssize_t>(piece.size()))
+          open = false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (a.close_after) break;
+    }
+    std::lock_guard lk(mu_);
+    open_.erase(c);
+    ::close(c);
+  }
+
+  script script_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> accepted_{0};
+  std::mutex mu_;
+  std::set<int> open_;
+  std::thread acceptor_;
+  std::vector<std::thread> threads_;
+};
+
+std::string rpc_answer(const json::value& id, const std::string& text) {
+  return json::dump(
+      json::object{{"jsonrpc", "2.0"},
+                   {"id", id},
+                   {"result", {{"content", json::array{{{"type", "text"}, {"text", text}}}}}}});
+}
+
+// `bytes` cut into pieces of `size`.
+std::vector<std::string> cut(const std::string& bytes, std::size_t size) {
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < bytes.size(); i += size) out.push_back(bytes.substr(i, size));
+  return out;
+}
+
+std::string chunked(const std::string& body, std::size_t size) {
+  std::string out;
+  for (std::size_t i = 0; i < body.size(); i += size) {
+    auto part = body.substr(i, size);
+    char len[32];
+    std::snprintf(len, sizeof len, "%zx\r\n", part.size());
+    out += len + part + "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+json::object modern_call(int id) {
+  return json::object{
+      {"jsonrpc", "2.0"},
+      {"id", id},
+      {"method", "tools/call"},
+      {"params",
+       {{"name", "echo"},
+        {"arguments", json::object{}},
+        {"_meta", {{std::string(protocol::meta::protocol_version), "2026-07-28"}}}}}};
+}
+
+// What a transport delivered, and on which thread.
+struct delivered {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<json::value> messages;
+  std::vector<std::thread::id> threads;
+  client_transport::inbound sink() {
+    return [this](const json::value& v) {
+      std::lock_guard lk(mu);
+      messages.push_back(v);
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  }
+  bool wait_for(std::size_t n) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, std::chrono::seconds(10), [&] { return messages.size() >= n; });
+  }
+};
+
+std::string answer_text(const json::value& v) {
+  const auto& content = v.as_object().at("result").as_object().at("content").as_array();
+  return std::string(content.at(0).as_object().at("text").as_string());
+}
+
+}  // namespace
+
+TEST(ClientHttp, AnAsyncAnswerIsReadHoweverItsBytesArrive) {
+  // Each answer of a request posted asynchronously (try_send on a kept-alive connection) is
+  // framed and cut differently: the client must read them all, on its I/O thread.
+  const std::string big(40 * 1024, 'x');  // over the exchange's 16 KiB read chunk
+  scripted_http_server srv([&](const json::value& id) -> scripted_http_server::answer {
+    auto n = id.as_int64();
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+    if (n == 1 || n == 2) {  // whole, then in 7-byte pieces
+      auto body = rpc_answer(id, "answer " + std::to_string(n));
+      auto bytes = head + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      return {n == 1 ? std::vector<std::string>{bytes} : cut(bytes, 7)};
+    }
+    if (n == 3) {  // chunked, its chunks split across writes
+      auto bytes =
+          head + "Transfer-Encoding: chunked\r\n\r\n" + chunked(rpc_answer(id, "three"), 10);
+      return {cut(bytes, 13)};
+    }
+    if (n == 4) {  // larger than a read chunk, with its head in one write
+      auto body = rpc_answer(id, big);
+      return {{head + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n", body}};
+    }
+    if (n == 5)  // larger than a read chunk, chunked in pieces of 5,000
+      return {{head + "Transfer-Encoding: chunked\r\n\r\n" + chunked(rpc_answer(id, big), 5000)}};
+    // 6: a body that ends with the connection
+    return {{head + "Connection: close\r\n\r\n", rpc_answer(id, "six")}, true};
+  });
+  auto t = make_http_transport(srv.url());
+  delivered d;
+  t->start(d.sink(), [](const std::string&) {});
+  ASSERT_FALSE(t->send(modern_call(1)));  // leaves a kept-alive connection
+  ASSERT_TRUE(d.wait_for(1));
+  EXPECT_EQ(answer_text(d.messages[0]), "answer 1");
+  for (int id = 2; id <= 6; ++id) {
+    ASSERT_TRUE(t->try_send(modern_call(id)));
+    ASSERT_TRUE(d.wait_for(static_cast<std::size_t>(id))) << "no answer to " << id;
+  }
+  EXPECT_EQ(answer_text(d.messages[1]), "answer 2");
+  EXPECT_EQ(answer_text(d.messages[2]), "three");
+  EXPECT_EQ(answer_text(d.messages[3]), big);
+  EXPECT_EQ(answer_text(d.messages[4]), big);
+  EXPECT_EQ(answer_text(d.messages[5]), "six");
+  // All on the one kept-alive connection, read by the I/O thread (not the thread that
+  // waited for the first answer, which send() would have used again).
+  EXPECT_EQ(srv.connections(), 1);
+  for (int i = 2; i < 6; ++i) EXPECT_EQ(d.threads[static_cast<std::size_t>(i)], d.threads[1]);
+  EXPECT_NE(d.threads[1], d.threads[0]);
+  t->close();
+}
+
+TEST(ClientHttp, AnAsyncAnswerOverTheLimitIsAnError) {
+  scripted_http_server srv([](const json::value& id) -> scripted_http_server::answer {
+    auto body = rpc_answer(id, std::string(id.as_int64() == 1 ? 10 : 100 * 1024, 'y'));
+    return {{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body}};
+  });
+  http_transport_options o;
+  o.max_message_bytes = 64 * 1024;
+  auto t = make_http_transport(srv.url(), o);
+  delivered d;
+  t->start(d.sink(), [](const std::string&) {});
+  ASSERT_FALSE(t->send(modern_call(1)));
+  ASSERT_TRUE(d.wait_for(1));
+  ASSERT_TRUE(t->try_send(modern_call(2)));
+  ASSERT_TRUE(d.wait_for(2));
+  const auto& e = d.messages[1].as_object().at("error").as_object();
+  EXPECT_EQ(e.at("code").as_int64(), -32000);
+  EXPECT_NE(std::string(e.at("message").as_string()).find("reading the answer failed"),
+            std::string::npos)
+      << json::dump(d.messages[1]);
+  t->close();
 }
