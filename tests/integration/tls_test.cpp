@@ -1,6 +1,7 @@
 // TLS and mutual TLS on the HTTP transport: `plexus everything --http` with
 // --tls-cert/--tls-key (and --tls-client-ca), reached by the Plexus client over
 // https with a private CA. Certificates are made for the test by the openssl CLI.
+#include "async_answers.hpp"
 #include "plexus/client/client.hpp"
 #include "plexus_http_process.hpp"
 
@@ -132,5 +133,29 @@ TEST(Tls, AStreamedAnswerAndTheCallsAfterIt) {
     auto e = (*c)->call_tool("echo", {{"text", text}});
     ASSERT_TRUE(e) << e.error().describe();
     EXPECT_EQ(e->at("content").at(0).at("text"), json::value(text));
+  }
+}
+
+TEST(Tls, AsyncRequestsOnAKeptAliveConnection) {
+  // request_async over a kept-alive TLS connection: written and read by the transport's I/O
+  // thread through the TLS stream (only a plain socket is written at once), small and large
+  // answers alike.
+  test_pki pki;
+  plexus_http_process srv(server_tls(pki));
+  auto c = trusting_client(pki, srv);
+  ASSERT_TRUE(c) << c.error().describe();
+  ASSERT_TRUE((*c)->call_tool("echo", {{"text", "warm"}}));  // leaves a kept-alive connection
+  const std::string big(40 * 1024, 'z');
+  plexus::testing::async_answers a;
+  for (int i = 0; i < 4; ++i) {
+    auto text = i % 2 ? big : "async " + std::to_string(i);
+    ASSERT_TRUE((*c)->request_async("tools/call",
+                                    json::object{{"name", "echo"}, {"arguments", {{"text", text}}}},
+                                    {}, a.sink()));
+    ASSERT_TRUE(a.wait_for(static_cast<std::size_t>(i) + 1)) << "no answer to call " << i;
+    ASSERT_TRUE(a.got[static_cast<std::size_t>(i)])
+        << a.got[static_cast<std::size_t>(i)].error().describe();
+    EXPECT_EQ(a.got[static_cast<std::size_t>(i)]->at("content").at(0).at("text"),
+              json::value(text));
   }
 }
