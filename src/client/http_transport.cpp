@@ -175,6 +175,7 @@ class connection {
   // already buffered or written, a scheduler round trip and a dozen executor copies per
   // step, and its serializer cost more than the request it wrote (see http_transport's
   // post_async).
+
   // Writes what a plain socket takes at once without waiting, and returns how much that was
   // (0 for TLS, whose bytes are not the socket's). Errors are left to the asynchronous write
   // of the rest, which meets them again. MSG_DONTWAIT leaves the socket blocking for the
