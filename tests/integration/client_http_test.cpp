@@ -20,6 +20,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 using namespace plexus;
 using namespace plexus::client;
@@ -377,15 +378,7 @@ class scripted_http_server {
   using script = std::function<answer(const json::value& id)>;
 
   explicit scripted_http_server(script s) : script_(std::move(s)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("scripted_http_server: cannot listen");
-    port_ = ntohs(a.sin_port);
+    std::tie(fd_, port_) = plexus::testing::http::listen_on_loopback();
     acceptor_ = std::thread([this] { accept_loop(); });
   }
   ~scripted_http_server() {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -506,6 +507,22 @@ class client {
 };
 
 // One request on a fresh connection; nullopt when no complete response came.
+// A socket listening on 127.0.0.1 at a port the kernel picks, for tests' fake servers:
+// {fd, port}. Throws when it cannot.
+inline std::pair<int, std::uint16_t> listen_on_loopback() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(fd, 16) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("cannot listen on 127.0.0.1");
+  }
+  return {fd, ntohs(a.sin_port)};
+}
+
 inline std::optional<response> exchange(std::uint16_t port, std::string_view raw,
                                         std::chrono::milliseconds timeout = 10s) {
   client c(port);

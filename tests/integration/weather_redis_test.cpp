@@ -1,6 +1,7 @@
 // The weather server's response cache in Redis: `plexus server weather --redis-url ...` against a
 // real redis-server and a minimal fake Open-Meteo provider, both on 127.0.0.1. Entries are
 // shared between processes, expire with the TTL, and an unreachable Redis only turns caching off.
+#include "http_client.hpp"
 #include "redis_server.hpp"
 
 #include "plexus/client/client.hpp"
@@ -14,6 +15,7 @@
 #include <atomic>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 using namespace plexus;
 using namespace std::chrono_literals;
@@ -34,15 +36,7 @@ constexpr const char* current_body = R"({"latitude":37.76,"longitude":-122.41,
 class fake_provider {
  public:
   fake_provider() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 16) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-      throw std::runtime_error("fake provider: cannot listen on 127.0.0.1");
-    port_ = ntohs(a.sin_port);
+    std::tie(fd_, port_) = plexus::testing::http::listen_on_loopback();
     thread_ = std::thread([this] { loop(); });
   }
   ~fake_provider() {
