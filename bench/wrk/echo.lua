@@ -47,7 +47,9 @@ end
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 
-local bad = 0
+-- A global, not a local: done() reads each thread's count with thread:get, which sees only
+-- globals (as a local it read nil, and every run reported bad=0).
+bad = 0
 function init(args) bad = 0 end
 function response(status, headers, body)
   if status ~= 200 or (check and not string.find(body, expect, 1, true)) then bad = bad + 1 end
