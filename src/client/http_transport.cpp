@@ -573,8 +573,7 @@ class http_transport : public client_transport,
   }
 
   // Reads the answer of an asynchronous exchange: the bytes already buffered are parsed
-  // first, and the connection is read only for what is missing. Until the head is complete
-  // a failure means that the server had closed the kept-alive connection (async_failed).
+  // first, and the connection is read only for what is missing.
   void async_read_answer(const std::shared_ptr<async_exchange>& x) {
     auto& parser = *x->parser;
     auto& buffer = *x->buffer;
@@ -620,7 +619,9 @@ class http_transport : public client_transport,
   }
 
   void async_read_failed(const std::shared_ptr<async_exchange>& x, beast::error_code ec) {
-    if (!x->header_seen) return async_failed(x);
+    // Not a byte of an answer: the server had closed the connection, and did not process the
+    // request. Once an answer began, it did: sending the request again would run it twice.
+    if (!x->header_seen && !x->parser->got_some() && x->buffer->size() == 0) return async_failed(x);
     int status = static_cast<int>(x->parser->get().result_int());
     async_done(x, transport_error{"reading the answer failed: " + ec.message(), status});
   }
@@ -726,6 +727,9 @@ class http_transport : public client_transport,
         conn->write(req);
         conn->read_header(*buffer, *parser);
       } catch (const std::exception& e) {
+        // An answer that began means the request was processed: it must not run twice.
+        if (parser->got_some() || buffer->size() > 0)
+          return transport_error{std::string("reading the answer failed: ") + e.what()};
         if (!reused || closing_ || was_aborted(id_key))
           return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
         // The server closed the idle connection before it read this request: the

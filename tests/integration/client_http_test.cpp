@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -593,5 +594,49 @@ TEST(ClientHttp, AnAsyncAnswerOverTheLimitIsAnError) {
   EXPECT_NE(std::string(e.at("message").as_string()).find("reading the answer failed"),
             std::string::npos)
       << json::dump(d.messages[1]);
+  t->close();
+}
+
+TEST(ClientHttp, AnAnswerCutOffIsAnErrorNotASecondCall) {
+  // A kept-alive connection that the server closed before answering is retried on a fresh one
+  // (the request was not processed). One that breaks after the answer began was processed: the
+  // call must fail, not run again. Both the asynchronous exchange (try_send) and the blocking
+  // one (send) are checked.
+  std::mutex mu;
+  std::map<std::int64_t, int> seen;
+  scripted_http_server srv([&](const json::value& id) -> scripted_http_server::answer {
+    auto n = id.as_int64();
+    int times;
+    {
+      std::lock_guard lk(mu);
+      times = ++seen[n];
+    }
+    auto body = rpc_answer(id, "answer " + std::to_string(n));
+    auto whole = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body;
+    if ((n == 2 || n == 4) && times == 1)  // the head cut off, then the connection closed
+      return {{whole.substr(0, 20)}, true};
+    return {{whole}};
+  });
+  auto t = make_http_transport(srv.url());
+  delivered d;
+  t->start(d.sink(), [](const std::string&) {});
+  ASSERT_FALSE(t->send(modern_call(1)));  // leaves a kept-alive connection
+  ASSERT_TRUE(d.wait_for(1));
+  ASSERT_TRUE(t->try_send(modern_call(2)));
+  ASSERT_TRUE(d.wait_for(2));
+  ASSERT_FALSE(t->send(modern_call(3)));  // a fresh kept-alive connection for the next
+  ASSERT_TRUE(d.wait_for(3));
+  EXPECT_EQ(answer_text(d.messages[2]), "answer 3");
+  ASSERT_FALSE(t->send(modern_call(4)));
+  ASSERT_TRUE(d.wait_for(4));
+  for (std::size_t i : {1u, 3u}) {
+    ASSERT_TRUE(d.messages[i].as_object().contains("error")) << json::dump(d.messages[i]);
+    EXPECT_NE(json::dump(d.messages[i]).find("reading the answer failed"), std::string::npos)
+        << json::dump(d.messages[i]);
+  }
+  std::lock_guard lk(mu);
+  EXPECT_EQ(seen[2], 1) << "call 2 ran again";
+  EXPECT_EQ(seen[4], 1) << "call 4 ran again";
   t->close();
 }
