@@ -619,9 +619,7 @@ class http_transport : public client_transport,
   }
 
   void async_read_failed(const std::shared_ptr<async_exchange>& x, beast::error_code ec) {
-    // Not a byte of an answer: the server had closed the connection, and did not process the
-    // request. Once an answer began, it did: sending the request again would run it twice.
-    if (!x->header_seen && !x->parser->got_some() && x->buffer->size() == 0) return async_failed(x);
+    if (!answer_began(*x->parser, *x->buffer)) return async_failed(x);
     int status = static_cast<int>(x->parser->get().result_int());
     async_done(x, transport_error{"reading the answer failed: " + ec.message(), status});
   }
@@ -727,8 +725,7 @@ class http_transport : public client_transport,
         conn->write(req);
         conn->read_header(*buffer, *parser);
       } catch (const std::exception& e) {
-        // An answer that began means the request was processed: it must not run twice.
-        if (parser->got_some() || buffer->size() > 0)
+        if (answer_began(*parser, *buffer))
           return transport_error{std::string("reading the answer failed: ") + e.what()};
         if (!reused || closing_ || was_aborted(id_key))
           return transport_error{std::string("cannot reach ") + url_ + ": " + e.what()};
@@ -777,6 +774,14 @@ class http_transport : public client_transport,
     auto body = read_body(*conn, *buffer, *parser);
     if (!body) return transport_error{"reading the answer failed", status};
     return complete_answer(conn, *parser, *body, message, method, modern);
+  }
+
+  // Whether a byte of an answer came before reading failed. Without one, the server had closed
+  // the kept-alive connection and did not process the request, which may go again on a fresh
+  // connection; with one, it did, and sending the request again would run it twice.
+  static bool answer_began(const http::response_parser<http::buffer_body>& parser,
+                           const beast::flat_buffer& buffer) {
+    return parser.got_some() || buffer.size() > 0;
   }
 
   // The HTTP request that posts `message`.
