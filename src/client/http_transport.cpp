@@ -606,8 +606,7 @@ class http_transport : public client_transport,
     }
     // A body that did not come with its head is read in large pieces: read_size alone would
     // read 512 bytes at a time from a buffer that the parser keeps empty.
-    auto size = beast::read_size(buffer, 65536);
-    if (x->header_seen) size = std::max<std::size_t>(size, 65536);
+    auto size = x->header_seen ? std::size_t{65536} : beast::read_size(buffer, 65536);
     x->conn->async_read_bytes(buffer, size, [x](beast::error_code ec, std::size_t n) {
       x->buffer->commit(n);
       auto& parser = *x->parser;

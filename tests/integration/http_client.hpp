@@ -506,7 +506,6 @@ class client {
   bool stream_done_ = false;
 };
 
-// One request on a fresh connection; nullopt when no complete response came.
 // A socket listening on 127.0.0.1 at a port the kernel picks, for tests' fake servers:
 // {fd, port}. Throws when it cannot.
 inline std::pair<int, std::uint16_t> listen_on_loopback() {
@@ -523,6 +522,7 @@ inline std::pair<int, std::uint16_t> listen_on_loopback() {
   return {fd, ntohs(a.sin_port)};
 }
 
+// One request on a fresh connection; nullopt when no complete response came.
 inline std::optional<response> exchange(std::uint16_t port, std::string_view raw,
                                         std::chrono::milliseconds timeout = 10s) {
   client c(port);
