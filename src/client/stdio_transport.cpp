@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,35 @@ extern char** environ;
 
 namespace plexus::client {
 namespace {
+
+// The child inherits the scheduling policy of the thread that spawns it, and glibc's
+// posix_spawn can set only FIFO, RR or OTHER: so the spawning thread itself runs under
+// SCHED_BATCH for the moment of the spawn, and the child is a batch process from its first
+// instruction (its threads too). A system that refuses the policy leaves the child as it was.
+class batch_policy_while_spawning {
+ public:
+  batch_policy_while_spawning(bool wanted, const std::string& command) {
+    if (!wanted) return;
+    policy_ = ::sched_getscheduler(0);
+    if (policy_ < 0 || policy_ == SCHED_BATCH || ::sched_getparam(0, &param_) != 0) return;
+    sched_param batch{};
+    if (::sched_setscheduler(0, SCHED_BATCH, &batch) == 0)
+      changed_ = true;
+    else
+      spdlog::info("stdio: {}: SCHED_BATCH refused ({}); the server keeps this process's policy",
+                   command, std::strerror(errno));
+  }
+  ~batch_policy_while_spawning() {
+    if (changed_) ::sched_setscheduler(0, policy_, &param_);
+  }
+  batch_policy_while_spawning(const batch_policy_while_spawning&) = delete;
+  batch_policy_while_spawning& operator=(const batch_policy_while_spawning&) = delete;
+
+ private:
+  int policy_ = -1;
+  sched_param param_{};
+  bool changed_ = false;
+};
 
 class stdio_transport : public client_transport {
  public:
@@ -147,7 +177,11 @@ class stdio_transport : public client_transport {
     for (auto& e : env_s) envp.push_back(e.data());
     envp.push_back(nullptr);
 
-    int rc = posix_spawnp(&pid_, spec_.command.c_str(), &fa, &attr, argv.data(), envp.data());
+    int rc;
+    {
+      batch_policy_while_spawning batch(spec_.batch_scheduling, spec_.command);
+      rc = posix_spawnp(&pid_, spec_.command.c_str(), &fa, &attr, argv.data(), envp.data());
+    }
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     ::close(in[0]);

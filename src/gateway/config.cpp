@@ -531,6 +531,11 @@ class parser {
       u.env = get_string_map(v);
     } else if (key == "cwd") {
       u.cwd = get_string(v);
+    } else if (key == "scheduling") {
+      auto policy = get_string(v);
+      if (policy != "batch" && policy != "inherit")
+        fail(v, "expected batch or inherit, got " + quoted(policy));
+      u.batch_scheduling = policy == "batch";
     } else {
       return false;
     }
@@ -573,7 +578,7 @@ class parser {
         "env",         "cwd",        "url",        "headers",         "ca_file",
         "client_cert", "client_key", "verify_tls", "oauth",           "builtin",
         "options",     "tools",      "timeout",    "connect_timeout", "circuit_breaker",
-        "restart",     "rate_limit"};
+        "restart",     "rate_limit", "scheduling"};
     if (!f.node.IsMap())
       fail(f,
            "expected a mapping with one of command (a child process), url (a remote server) "
@@ -598,7 +603,7 @@ class parser {
                   " cannot be combined: use exactly one of command, "
                   "url or builtin");
     const std::string kind = kinds[0];
-    static const std::set<std::string> stdio_only = {"args", "env", "cwd"};
+    static const std::set<std::string> stdio_only = {"args", "env", "cwd", "scheduling"};
     static const std::set<std::string> url_only = {"headers",    "ca_file",    "client_cert",
                                                    "client_key", "verify_tls", "oauth"};
     for (auto& [key, v] : fields) {
@@ -623,7 +628,7 @@ class parser {
       } else if (key == "enabled") {
         u.enabled = get_bool(v);
       } else if (parse_process_key(key, v, u)) {
-        // command, args, env, cwd
+        // command, args, env, cwd, scheduling
       } else if (key == "url") {
         set_url(v, u);
       } else if (key == "headers") {

@@ -216,6 +216,7 @@ std::string fingerprint(const upstream_config& u) {
                  {"enabled", u.enabled},
                  {"command", u.command},
                  {"cwd", u.cwd},
+                 {"batch", u.batch_scheduling},
                  {"url", u.url},
                  {"ca", u.ca_file},
                  {"cert", u.client_cert_file},
@@ -473,6 +474,7 @@ class upstream : public std::enable_shared_from_this<upstream> {
         spec.args = cfg_.args;
         spec.env = cfg_.env;
         spec.working_directory = cfg_.cwd;
+        spec.batch_scheduling = cfg_.batch_scheduling;
         return client::make_stdio_transport(std::move(spec));
       }
       case upstream_kind::http:

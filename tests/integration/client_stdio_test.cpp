@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <unistd.h>
 #include <condition_variable>
 #include <fstream>
@@ -326,4 +327,42 @@ TEST(ClientStdio, ThePipesToTheServerAreWide) {
   EXPECT_EQ(pipe_size_of(child, 0), 256 * 1024);
   EXPECT_EQ(pipe_size_of(child, 1), 256 * 1024);
   t->close();
+}
+
+namespace {
+
+// The scheduling policy (SCHED_*) the server reports on its stdout, as a child of `spec`.
+int policy_reported(process_spec spec) {
+  // Field 41 of /proc/PID/stat is the policy; the shell's own name has no spaces.
+  spec.command = "sh";
+  spec.args = {"-c",
+               "set -- $(cat /proc/$$/stat); shift 40; "
+               "printf '{\"jsonrpc\":\"2.0\",\"method\":\"policy\",\"params\":{\"is\":%s}}\\n' "
+               "\"$1\"; read line"};
+  auto t = make_stdio_transport(std::move(spec));
+  std::promise<int> reported;
+  auto got = reported.get_future();
+  std::once_flag once;
+  t->start(
+      [&](const json::value& m) {
+        std::call_once(once, [&] {
+          reported.set_value(m.as_object().at("params").as_object().at("is").to_number<int>());
+        });
+      },
+      [](const std::string&) {});
+  if (got.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return -1;
+  int policy = got.get();
+  t->close();
+  return policy;
+}
+
+}  // namespace
+
+TEST(ClientStdio, ABatchScheduledServerRunsUnderSchedBatch) {
+  // The gateway asks for it (its upstreams' wake-ups then do not preempt its event loop);
+  // a plain client leaves the policy as it is: the child inherits it.
+  ASSERT_EQ(::sched_getscheduler(0), SCHED_OTHER);
+  EXPECT_EQ(policy_reported({.batch_scheduling = true}), SCHED_BATCH);
+  EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // the spawning thread's is given back
+  EXPECT_EQ(policy_reported({}), SCHED_OTHER);
 }

@@ -79,6 +79,12 @@ struct process_spec {
   std::string working_directory;
   std::size_t max_message_bytes = 16 * 1024 * 1024;
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(2)};
+  // Runs the server under SCHED_BATCH: waking up (a message written to it) does not make it
+  // preempt the thread that woke it. Where the two share a busy core, the writer finishes
+  // what it has to send before the server runs, and they take turns once per batch of
+  // messages instead of once per message. No effect while cores are free. False: the server
+  // inherits the policy of the thread that starts it (as it does where SCHED_BATCH is refused).
+  bool batch_scheduling = false;
 };
 
 // Spawns the server as a child process and speaks newline-delimited JSON-RPC on

@@ -72,6 +72,10 @@ struct upstream_config {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
   std::string cwd;
+  // `scheduling: batch` (the default) or `inherit` (the gateway's own policy): see
+  // client::process_spec::batch_scheduling. Sharing a busy core, a child's wake-ups
+  // preempted the gateway once per forwarded call.
+  bool batch_scheduling = true;
 
   // http / websocket
   std::string url;
