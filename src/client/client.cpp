@@ -129,13 +129,14 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   // ---- inbound -------------------------------------------------------------
 
-  void on_message(const json::value& v) {
+  // `v` is the client's to take (see client_transport::inbound).
+  void on_message(json::value& v) {
     if (v.is_array()) {  // a 2025-03-26 batch answer
-      for (const auto& item : v.get_array()) on_message(item);
+      for (auto& item : v.get_array()) on_message(item);
       return;
     }
     if (!v.is_object()) return;
-    const auto& o = v.get_object();
+    auto& o = v.get_object();
     auto method = json::find_string(o, "method");
     auto id_it = o.find("id");
     if (!method && id_it != o.end()) {  // a response
@@ -150,13 +151,13 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
       }
       if (p->done) {
         if (p->rounds && asks_for_input(o))
-          continue_rounds(p, o);
+          continue_rounds(p, std::move(o));
         else
-          p->done(async_result(o));
+          p->done(async_result(std::move(o)));
         return;
       }
       std::lock_guard lk(p->mu);
-      p->answer = o;
+      p->answer = std::move(o);
       p->cv.notify_all();
       return;
     }
@@ -567,8 +568,8 @@ struct client::impl : std::enable_shared_from_this<client::impl> {
 
   // The result of an asynchronous request from its response: what request() returns,
   // except that the server's questions are not answered (see client::request_async).
-  result<json::object> async_result(const json::object& answer) {
-    auto r = to_result(answer);
+  result<json::object> async_result(json::object&& answer) {
+    auto r = to_result(std::move(answer));
     if (!r) return r;
     auto rt = json::find_string(*r, "resultType");
     if (!rt || *rt == "complete" || *rt == "task") return r;
@@ -931,7 +932,7 @@ result<std::unique_ptr<client>> client::connect(std::unique_ptr<client_transport
   i->info_json = i->opts.info.to_json();
   std::weak_ptr<impl> weak = i;
   i->transport->start(
-      [weak](const json::value& v) {
+      [weak](json::value& v) {
         if (auto s = weak.lock()) s->on_message(v);
       },
       [weak](const std::string& why) {

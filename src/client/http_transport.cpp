@@ -350,7 +350,8 @@ class http_transport : public client_transport,
       if (err.body) data["body"] = *err.body;
       e = {{"code", -32000}, {"message", err.message}, {"data", std::move(data)}};
     }
-    deliver(json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(e)}});
+    json::value answer = json::object{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(e)}};
+    deliver(answer);
   }
 
   void reset_session() override {
@@ -445,7 +446,7 @@ class http_transport : public client_transport,
     return !session_id_.empty();
   }
 
-  void deliver(const json::value& v) {
+  void deliver(json::value& v) {
     if (v.is_object()) observe(v.get_object());
     if (on_message_) on_message_(v);
   }

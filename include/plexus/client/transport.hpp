@@ -29,7 +29,9 @@ struct transport_error {
 
 class client_transport {
  public:
-  using inbound = std::function<void(const json::value& message)>;
+  // The callback may take the message (move from it): the transport is done with it. A large
+  // result then reaches its request without a copy.
+  using inbound = std::function<void(json::value& message)>;
   using closed = std::function<void(const std::string& why)>;
   virtual ~client_transport() = default;
 
