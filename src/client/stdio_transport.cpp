@@ -37,7 +37,7 @@ class batch_policy_while_spawning {
     if (::sched_setscheduler(0, SCHED_BATCH, &batch) == 0)
       changed_ = true;
     else
-      spdlog::info("stdio: {}: SCHED_BATCH refused ({}); the server keeps this process's policy",
+      spdlog::info("stdio: {}: SCHED_BATCH refused ({}); the server starts as this thread runs",
                    command, std::strerror(errno));
   }
   ~batch_policy_while_spawning() {

@@ -361,7 +361,7 @@ int policy_reported(process_spec spec) {
 TEST(ClientStdio, ABatchScheduledServerRunsUnderSchedBatch) {
   // The gateway asks for it (its upstreams' wake-ups then do not preempt its event loop);
   // a plain client leaves the policy as it is: the child inherits it.
-  ASSERT_EQ(::sched_getscheduler(0), SCHED_OTHER);
+  if (::sched_getscheduler(0) != SCHED_OTHER) GTEST_SKIP() << "the tests run under another policy";
   EXPECT_EQ(policy_reported({.batch_scheduling = true}), SCHED_BATCH);
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // the spawning thread's is given back
   EXPECT_EQ(policy_reported({}), SCHED_OTHER);
