@@ -219,10 +219,20 @@ if rs:
               "2026-07-28 requests (wrk). TypeScript: the v1 stateless server vs "
               "`bench/peers/ts_gateway.mjs` (v1 stateless HTTP server forwarding each call "
               "through a v1 Client over stdio); 2025-11-25 stateless requests. RSS and CPU cover "
-              "the gateway and its upstream.", ""]
+              "the gateway and its upstream.", "",
+              "CPU per call is the CPU time of the server's process tree (the gateway and its "
+              "upstream) over the calls it answered. Where the rows' processes share one core, "
+              "direct CPU per call ÷ hop CPU per call is the most throughput the hop can keep "
+              "once that core is busy (the \"CPU allows\" column).", ""]
     lines += load_table(rs, "connections")
+
+    def cpu_per_call(impl, lv):
+        cpu, n = g("gateway", impl, lv, "cpu_s"), g("gateway", impl, lv, "requests")
+        return None if cpu is None or not n else 1e6 * cpu / n
+
     lines += ["| hop | connections | direct req/s | hop req/s | throughput kept | direct p50 | "
-              "hop p50 | added p50 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+              "hop p50 | added p50 | direct CPU/call | hop CPU/call | CPU allows |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for d, h, label in HOPS:
         for lv in levels_of(rs):
             dt, ht = g("gateway", d, lv, "throughput"), g("gateway", h, lv, "throughput")
@@ -231,8 +241,12 @@ if rs:
                 continue
             kept = "—" if dt is None or ht is None or not dt else f"{100 * ht / dt:.0f}%"
             added = "—" if dp is None or hp is None else f"{hp - dp:+.0f} µs"
+            dc, hc = cpu_per_call(d, lv), cpu_per_call(h, lv)
+            allows = "—" if dc is None or not hc else f"{100 * dc / hc:.0f}%"
             lines.append(f"| {label} | {lv} | {fmt_rate(dt)} | {fmt_rate(ht)} | {kept} | "
-                         f"{fmt_ms(dp)} | {fmt_ms(hp)} | {added} |")
+                         f"{fmt_ms(dp)} | {fmt_ms(hp)} | {added} | "
+                         f"{'—' if dc is None else f'{dc:.1f} µs'} | "
+                         f"{'—' if hc is None else f'{hc:.1f} µs'} | {allows} |")
     lines.append("")
     lines += ["| connections | Plexus gw (stdio) / TS gw (TS v1) req/s | "
               "Plexus gw (stdio) / TS gw (Plexus upstream) req/s |", "|---:|---:|---:|"]
