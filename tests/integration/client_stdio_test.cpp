@@ -1,12 +1,12 @@
 // The Plexus client against `plexus everything --stdio`: era probing in both
 // directions, tools, MRTR and legacy server requests through the same handlers.
+#include "../common/children.hpp"
 #include "../common/wide_pipes.hpp"
 #include "async_answers.hpp"
 #include "plexus/client/client.hpp"
 
 #include <gtest/gtest.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
@@ -276,34 +276,6 @@ TEST(ClientStdio, ServerThatIsNotThereFailsClearly) {
 
 namespace {
 
-// The child of this process whose command line contains `marker`, or 0.
-pid_t child_with(const std::string& marker) {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    DIR* d = ::opendir("/proc");
-    pid_t found = 0;
-    while (dirent* e = d ? ::readdir(d) : nullptr) {
-      pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-      if (pid <= 0) continue;
-      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-      std::string line;
-      std::getline(stat, line);
-      auto close_paren = line.rfind(')');
-      if (close_paren == std::string::npos) continue;
-      int ppid = 0;
-      char state = 0;
-      if (std::sscanf(line.c_str() + close_paren + 1, " %c %d", &state, &ppid) != 2) continue;
-      if (ppid != ::getpid()) continue;
-      std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
-      std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-      if (args.find(marker) != std::string::npos) found = pid;
-    }
-    if (d) ::closedir(d);
-    if (found) return found;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return 0;
-}
-
 int pipe_size_of(pid_t pid, int fd) {
   int f = ::open(("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd)).c_str(),
                  O_RDONLY | O_NONBLOCK);
@@ -322,47 +294,26 @@ TEST(ClientStdio, ThePipesToTheServerAreWide) {
     GTEST_SKIP() << "pipes cannot grow to 256 KiB here";
   // `sleep` touches no pipe: whatever size they have, the client gave them.
   auto t = make_stdio_transport({.command = "sleep", .args = {"30.25"}});
-  pid_t child = child_with("30.25");
+  pid_t child = plexus::testing::child_with("30.25");
   ASSERT_NE(child, 0);
   EXPECT_EQ(pipe_size_of(child, 0), 256 * 1024);
   EXPECT_EQ(pipe_size_of(child, 1), 256 * 1024);
   t->close();
 }
 
-namespace {
-
-// The scheduling policy (SCHED_*) the server reports on its stdout, as a child of `spec`.
-int policy_reported(process_spec spec) {
-  // Field 41 of /proc/PID/stat is the policy; the shell's own name has no spaces.
-  spec.command = "sh";
-  spec.args = {"-c",
-               "set -- $(cat /proc/$$/stat); shift 40; "
-               "printf '{\"jsonrpc\":\"2.0\",\"method\":\"policy\",\"params\":{\"is\":%s}}\\n' "
-               "\"$1\"; read line"};
-  auto t = make_stdio_transport(std::move(spec));
-  std::promise<int> reported;
-  auto got = reported.get_future();
-  std::once_flag once;
-  t->start(
-      [&](const json::value& m) {
-        std::call_once(once, [&] {
-          reported.set_value(m.as_object().at("params").as_object().at("is").to_number<int>());
-        });
-      },
-      [](const std::string&) {});
-  if (got.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return -1;
-  int policy = got.get();
-  t->close();
-  return policy;
-}
-
-}  // namespace
-
 TEST(ClientStdio, ABatchScheduledServerRunsUnderSchedBatch) {
   // The gateway asks for it (its upstreams' wake-ups then do not preempt its event loop);
   // a plain client leaves the policy as it is: the child inherits it.
   if (::sched_getscheduler(0) != SCHED_OTHER) GTEST_SKIP() << "the tests run under another policy";
-  EXPECT_EQ(policy_reported({.batch_scheduling = true}), SCHED_BATCH);
+  auto batch = make_stdio_transport({.command = "sleep",
+                                     .args = {"30.5"},
+                                     .shutdown_grace = std::chrono::milliseconds(50),
+                                     .batch_scheduling = true});
   EXPECT_EQ(::sched_getscheduler(0), SCHED_OTHER);  // the spawning thread's is given back
-  EXPECT_EQ(policy_reported({}), SCHED_OTHER);
+  auto plain = make_stdio_transport(
+      {.command = "sleep", .args = {"30.75"}, .shutdown_grace = std::chrono::milliseconds(50)});
+  EXPECT_EQ(plexus::testing::policy_of(plexus::testing::child_with("30.5")), SCHED_BATCH);
+  EXPECT_EQ(plexus::testing::policy_of(plexus::testing::child_with("30.75")), SCHED_OTHER);
+  batch->close();
+  plain->close();
 }

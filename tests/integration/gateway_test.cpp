@@ -9,6 +9,7 @@
 #include "plexus/gateway/stages.hpp"
 #include "plexus/transport/http_server.hpp"
 
+#include "../common/children.hpp"
 #include "http_client.hpp"
 #include "plexus_http_process.hpp"
 
@@ -16,15 +17,12 @@
 #include "temp_dir.hpp"
 
 #include <sched.h>
-#include <unistd.h>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <iterator>
 #include <set>
-#include <sstream>
 #include <thread>
 
 using namespace plexus;
@@ -883,29 +881,6 @@ TEST(Gateway, RateLimitStageRefusesCallsOverTheUpstreamLimit) {
   gw.stop();
 }
 
-namespace {
-
-// The scheduling policy (field 41 of /proc/PID/stat) of this process's child whose command
-// line contains `marker`; -1 when there is none.
-int policy_of_child(const std::string& marker) {
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string pid = e.path().filename().string();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat"), cmd(e.path() / "cmdline");
-    std::string line((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    std::string args((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-    auto close_paren = line.rfind(')');
-    if (close_paren == std::string::npos || args.find(marker) == std::string::npos) continue;
-    std::istringstream fields(line.substr(close_paren + 1));
-    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
-    // f[0] is field 3 (the state), f[1] the parent, f[38] the policy.
-    if (f.size() > 38 && f[1] == std::to_string(::getpid())) return std::stoi(f[38]);
-  }
-  return -1;
-}
-
-}  // namespace
-
 TEST(Gateway, ChildUpstreamsRunUnderTheConfiguredScheduling) {
   if (::sched_getscheduler(0) != SCHED_OTHER) GTEST_SKIP() << "the tests run under another policy";
   temp_dir dir;
@@ -920,8 +895,9 @@ TEST(Gateway, ChildUpstreamsRunUnderTheConfiguredScheduling) {
   c.upstreams.push_back(normal);
   gateway::gateway gw(c);
   gw.start(20s);
-  EXPECT_EQ(policy_of_child(batch_dir), SCHED_BATCH);  // the default
-  EXPECT_EQ(policy_of_child(normal_dir), SCHED_OTHER);
+  using plexus::testing::child_with, plexus::testing::policy_of;
+  EXPECT_EQ(policy_of(child_with(batch_dir)), SCHED_BATCH);  // the default
+  EXPECT_EQ(policy_of(child_with(normal_dir)), SCHED_OTHER);
   gw.stop();
 }
 
