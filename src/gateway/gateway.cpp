@@ -1111,7 +1111,9 @@ class upstream : public std::enable_shared_from_this<upstream> {
             data != p.end() ? data->value() : json::value(nullptr),
             logger ? std::string_view(*logger) : std::string_view());
     };
-    ro.log_level = protocol::logging_level::debug;  // the caller's own level filters
+    // Only the logs the caller takes: asking for more sent every upstream log line over the
+    // hop to be dropped here (and made an HTTP upstream stream its answers).
+    ro.log_level = ctx.log_level();
     if (bridge) {
       ro.on_progress = [bridge, to_progress](const json::object& p) {
         bridge->with_context([&](server::context& c) { to_progress(c, p); });

@@ -100,6 +100,9 @@ const json::object& context::meta() const {
 bool context::cancelled() const {
   return env_.cancelled.load();
 }
+std::optional<protocol::logging_level> context::log_level() const {
+  return env_.log_level;
+}
 bool context::in_task() const {
   return env_.task != nullptr;
 }

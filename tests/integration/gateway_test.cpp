@@ -901,6 +901,43 @@ TEST(Gateway, ChildUpstreamsRunUnderTheConfiguredScheduling) {
   gw.stop();
 }
 
+TEST(Gateway, UpstreamsAreAskedOnlyForTheLogsTheCallerTakes) {
+  // The gateway asked every upstream for debug logs and dropped what its caller did not take:
+  // all of them when the caller named no level, as most 2026-07-28 callers do.
+  temp_dir dir;
+  auto seen = dir.path / "upstream-input.jsonl";
+  gateway::gateway_config c;
+  c.data_dir = dir.path.string();
+  c.upstreams.push_back(child(
+      "ev", {"sh", "-c", "tee " + seen.string() + " | " + PLEXUS_BINARY + " everything --stdio"},
+      "ev"));
+  gateway::gateway gw(c);
+  gw.start(20s);
+  auto cl = connect(gw, client::version_mode::modern_only, false);
+  ASSERT_TRUE(cl->call_tool("ev_echo", {{"text", "no logs"}}));
+  client::request_options warnings;
+  warnings.log_level = protocol::logging_level::warning;
+  ASSERT_TRUE(cl->call_tool("ev_echo", {{"text", "warnings"}}, warnings));
+  gw.stop();
+
+  std::vector<json::object> metas;  // of the tools/call requests the upstream read
+  std::ifstream in(seen);
+  for (std::string line; std::getline(in, line);) {
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    auto method = ec || !v.is_object() ? nullptr : json::find_string(v.get_object(), "method");
+    if (!method || *method != "tools/call") continue;
+    auto params = json::find_object(v.get_object(), "params");
+    auto meta = params ? json::find_object(*params, "_meta") : nullptr;
+    metas.push_back(meta ? *meta : json::object{});
+  }
+  ASSERT_EQ(metas.size(), 2u);
+  EXPECT_FALSE(metas[0].contains(protocol::meta::log_level));
+  auto level = json::find_string(metas[1], protocol::meta::log_level);
+  ASSERT_TRUE(level);
+  EXPECT_EQ(*level, "warning");
+}
+
 TEST(GatewayCli, CheckShowsUpstreamsWithoutAPrefix) {
   // `prefix: ""` mounts an upstream's tools under their own names: the table says "(none)"
   // (it printed "_*", a prefix no tool has).

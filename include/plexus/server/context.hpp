@@ -113,6 +113,9 @@ class context {
 
   // True once the client cancelled the request (or went away).
   bool cancelled() const;
+  // The least severe log level the client takes for this request: 2026-07-28, the request's
+  // logLevel; legacy, the session's (debug until logging/setLevel). None: it takes no logs.
+  std::optional<protocol::logging_level> log_level() const;
 
   // Progress for this request; sent only when the client asked for it with a
   // progressToken, and only when `progress` increases.
