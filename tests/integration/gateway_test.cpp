@@ -886,18 +886,18 @@ TEST(Gateway, ChildUpstreamsRunUnderTheConfiguredScheduling) {
   temp_dir dir;
   gateway::gateway_config c;
   c.data_dir = dir.path.string();
-  auto batch_dir = (dir.path / "batch").string(), normal_dir = (dir.path / "normal").string();
+  auto batch_dir = (dir.path / "batch").string(), plain_dir = (dir.path / "plain").string();
+  auto batch =
+      child("b", {PLEXUS_BINARY, "server", "memory", "--stdio", "--data-dir", batch_dir}, "b");
+  batch.batch_scheduling = true;
+  c.upstreams.push_back(batch);
   c.upstreams.push_back(
-      child("b", {PLEXUS_BINARY, "server", "memory", "--stdio", "--data-dir", batch_dir}, "b"));
-  auto normal =
-      child("n", {PLEXUS_BINARY, "server", "memory", "--stdio", "--data-dir", normal_dir}, "n");
-  normal.batch_scheduling = false;
-  c.upstreams.push_back(normal);
+      child("p", {PLEXUS_BINARY, "server", "memory", "--stdio", "--data-dir", plain_dir}, "p"));
   gateway::gateway gw(c);
   gw.start(20s);
   using plexus::testing::child_with, plexus::testing::policy_of;
-  EXPECT_EQ(policy_of(child_with(batch_dir)), SCHED_BATCH);  // the default
-  EXPECT_EQ(policy_of(child_with(normal_dir)), SCHED_OTHER);
+  EXPECT_EQ(policy_of(child_with(batch_dir)), SCHED_BATCH);
+  EXPECT_EQ(policy_of(child_with(plain_dir)), SCHED_OTHER);  // the default: inherited
   gw.stop();
 }
 

@@ -395,17 +395,17 @@ TEST(GatewayConfigErrorTest, ExactlyOneOfCommandUrlBuiltin) {
                       "client_key needs client_cert");
 }
 
-TEST(GatewayConfigTest, ChildProcessesRunUnderBatchSchedulingUnlessToldOtherwise) {
+TEST(GatewayConfigTest, ChildProcessesInheritTheSchedulingPolicyUnlessToldBatch) {
   auto cfg = parse_config(
       "upstreams:\n  a: {command: x}\n  b: {command: x, scheduling: inherit}\n"
       "  c: {command: x, scheduling: batch}\n",
       "x");
-  EXPECT_TRUE(upstream(cfg, "a").batch_scheduling);
+  EXPECT_FALSE(upstream(cfg, "a").batch_scheduling);
   EXPECT_FALSE(upstream(cfg, "b").batch_scheduling);
   EXPECT_TRUE(upstream(cfg, "c").batch_scheduling);
   auto servers =
-      parse_config(R"({"mcpServers": {"s": {"command": "x", "scheduling": "inherit"}}})", "x.json");
-  EXPECT_FALSE(upstream(servers, "s").batch_scheduling);
+      parse_config(R"({"mcpServers": {"s": {"command": "x", "scheduling": "batch"}}})", "x.json");
+  EXPECT_TRUE(upstream(servers, "s").batch_scheduling);
   EXPECT_CONFIG_ERROR("upstreams:\n  a:\n    command: x\n    scheduling: idle\n", 4,
                       "expected batch or inherit, got \"idle\"");
   EXPECT_CONFIG_ERROR("upstreams:\n  a:\n    url: http://h/\n    scheduling: batch\n", 4,

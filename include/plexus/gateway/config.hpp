@@ -72,10 +72,10 @@ struct upstream_config {
   std::vector<std::string> args;
   std::map<std::string, std::string> env;
   std::string cwd;
-  // `scheduling: batch` (the default) or `inherit` (the gateway's own policy): see
-  // client::process_spec::batch_scheduling. Sharing a busy core, a child's wake-ups
-  // preempted the gateway once per forwarded call.
-  bool batch_scheduling = true;
+  // `scheduling: inherit` (the default: the gateway's own policy) or `batch`: see
+  // client::process_spec::batch_scheduling. Where the gateway and its children share a busy
+  // core, batch trades a few microseconds of one call's latency for throughput.
+  bool batch_scheduling = false;
 
   // http / websocket
   std::string url;
