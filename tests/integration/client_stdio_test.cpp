@@ -302,8 +302,8 @@ TEST(ClientStdio, ThePipesToTheServerAreWide) {
 }
 
 TEST(ClientStdio, ABatchScheduledServerRunsUnderSchedBatch) {
-  // The gateway asks for it (its upstreams' wake-ups then do not preempt its event loop);
-  // a plain client leaves the policy as it is: the child inherits it.
+  // A gateway upstream with `scheduling: batch` asks for it (its wake-ups then do not preempt
+  // the gateway's event loop); otherwise the child inherits the spawning thread's policy.
   if (::sched_getscheduler(0) != SCHED_OTHER) GTEST_SKIP() << "the tests run under another policy";
   auto batch = make_stdio_transport({.command = "sleep",
                                      .args = {"30.5"},
