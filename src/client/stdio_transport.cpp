@@ -1,4 +1,5 @@
 #include "plexus/client/transport.hpp"
+#include "plexus/core/batch.hpp"
 #include "plexus/transport/stdio.hpp"
 
 #include <spdlog/spdlog.h>
@@ -52,6 +53,90 @@ class batch_policy_while_spawning {
   bool changed_ = false;
 };
 
+// The server's stdin: the messages taken but not written yet, and who writes them. Shared
+// with deferred flushes and a draining thread, which may outlive the transport.
+struct writer {
+  std::mutex mu;
+  int fd = -1;  // non-blocking; -1 once closed
+  std::string pending;
+  bool flush_scheduled = false;  // a loop will flush `pending` after its batch
+  bool draining = false;         // a thread waits for the pipe to take the rest
+
+  // Writes `pending` (with mu held), waiting up to `timeout_ms` (-1: for ever) each time the
+  // pipe is full. True when all of it went out; false with errno set otherwise.
+  bool write_all(int timeout_ms) {
+    std::size_t done = 0;
+    bool ok = true;
+    while (done < pending.size()) {
+      ssize_t n = ::write(fd, pending.data() + done, pending.size() - done);
+      if (n >= 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN && timeout_ms != 0) {
+        pollfd pfd{fd, POLLOUT, 0};
+        if (::poll(&pfd, 1, timeout_ms) > 0 || timeout_ms < 0) continue;
+        errno = EAGAIN;
+      }
+      ok = false;
+      break;
+    }
+    int saved = errno;
+    // A failure other than a full pipe loses the rest: the server is gone, and its reader
+    // reports that to the requests waiting.
+    pending.erase(0, ok || saved == EAGAIN ? done : pending.size());
+    if (pending.empty()) flush_scheduled = false;
+    errno = saved;
+    return ok;
+  }
+};
+
+// The deferred write of what try_send took during a loop's batch. What a full pipe does not
+// take, a thread of its own writes as the server reads, and try_send declines meanwhile.
+void drain(const std::shared_ptr<writer>& w) {
+  for (;;) {
+    std::lock_guard lk(w->mu);
+    // A short wait at a time: close() takes the lock to close the pipe.
+    if (w->fd < 0 || w->write_all(0) || errno != EAGAIN) {
+      w->draining = false;
+      return;
+    }
+    pollfd pfd{w->fd, POLLOUT, 0};
+    ::poll(&pfd, 1, 100);
+  }
+}
+
+void start_draining(const std::shared_ptr<writer>& w) {
+  w->draining = true;
+  std::thread([w] { drain(w); }).detach();
+}
+
+void flush(const std::shared_ptr<writer>& w) {
+  std::unique_lock lk(w->mu, std::try_to_lock);
+  if (!lk) {
+    // Another thread writes (send, which may wait for room): the loop must not wait for it.
+    std::thread([w] {
+      std::lock_guard held(w->mu);
+      if (w->fd >= 0 && !w->draining && !w->pending.empty()) start_draining(w);
+    }).detach();
+    return;
+  }
+  if (w->fd < 0 || w->draining || w->pending.empty()) return;
+  if (w->write_all(0) || errno != EAGAIN) return;
+  start_draining(w);
+}
+
+// The task a loop defers: it flushes when it is done with, so that what it holds goes out even
+// from a loop that stops before running it.
+struct deferred_flush {
+  std::shared_ptr<writer> w;
+  ~deferred_flush() { flush(w); }
+};
+
+// What try_send holds for a loop's deferred flush, at most.
+constexpr std::size_t max_held_bytes = 256 * 1024;
+
 class stdio_transport : public client_transport {
  public:
   explicit stdio_transport(process_spec spec) : spec_(std::move(spec)) { spawn(); }
@@ -72,38 +157,40 @@ class stdio_transport : public client_transport {
   std::optional<transport_error> send(const json::object& message) override {
     std::string line = json::dump(message);
     line += '\n';
-    std::lock_guard lk(write_mu_);
-    if (in_fd_ < 0) return transport_error{"stdio: the server's stdin is closed"};
-    const char* p = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-      ssize_t n = ::write(in_fd_, p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) {  // our end is non-blocking (for try_send): wait for room
-          pollfd pfd{in_fd_, POLLOUT, 0};
-          ::poll(&pfd, 1, -1);
-          continue;
-        }
-        std::string reason = std::string("cannot write to the server: ") + std::strerror(errno);
-        if (errno == EPIPE) reason = exit_reason(reason);  // it exited: say how
-        return transport_error{"stdio: " + reason};
-      }
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    return std::nullopt;
+    std::lock_guard lk(writer_->mu);
+    if (writer_->fd < 0) return transport_error{"stdio: the server's stdin is closed"};
+    // Messages taken earlier by try_send go first.
+    writer_->pending += line;
+    if (writer_->write_all(-1)) return std::nullopt;
+    std::string reason = std::string("cannot write to the server: ") + std::strerror(errno);
+    if (errno == EPIPE) reason = exit_reason(reason);  // it exited: say how
+    return transport_error{"stdio: " + reason};
   }
 
   bool try_send(const json::object& message) override {
     std::string line = json::dump(message);
     line += '\n';
+    std::unique_lock lk(writer_->mu, std::try_to_lock);
+    // Another message is being written, or the server is slow to read what we hold: the
+    // caller may wait (send), this thread may not.
+    if (!lk || writer_->fd < 0 || writer_->draining) return false;
+    auto& w = *writer_;
+    // On an event loop, the messages of one batch of ready events go out in one write once
+    // the batch is handled (see batch_deferrer): one system call, and one wake-up of the
+    // server, instead of one per message.
+    if (auto* loop = thread_batch_deferrer(); loop || w.flush_scheduled) {
+      if (w.pending.size() + line.size() > max_held_bytes) return false;
+      w.pending += line;
+      if (!w.flush_scheduled) {
+        w.flush_scheduled = true;
+        loop->defer([f = std::make_shared<deferred_flush>(writer_)] {});
+      }
+      return true;
+    }
     // Up to PIPE_BUF bytes a pipe write is atomic: all of it, or EAGAIN and nothing.
     if (line.size() > PIPE_BUF) return false;
-    std::unique_lock lk(write_mu_, std::try_to_lock);
-    if (!lk || in_fd_ < 0) return false;  // another message is being written: it may wait
     ssize_t n;
-    do n = ::write(in_fd_, line.data(), line.size());
+    do n = ::write(w.fd, line.data(), line.size());
     while (n < 0 && errno == EINTR);
     return n == static_cast<ssize_t>(line.size());
   }
@@ -114,9 +201,13 @@ class stdio_transport : public client_transport {
       return;
     }
     {
-      std::lock_guard lk(write_mu_);
-      if (in_fd_ >= 0) ::close(in_fd_);  // a well-behaved server exits on EOF
-      in_fd_ = -1;
+      std::lock_guard lk(writer_->mu);
+      if (writer_->fd >= 0) {
+        writer_->write_all(0);  // what try_send took (a cancellation, say), if it fits now
+        ::close(writer_->fd);   // a well-behaved server exits on EOF
+      }
+      writer_->fd = -1;
+      writer_->pending.clear();
     }
     if (!wait_exit(spec_.shutdown_grace)) {
       ::kill(pid_, SIGTERM);
@@ -193,9 +284,9 @@ class stdio_transport : public client_transport {
       ::close(err[0]);
       throw std::runtime_error("stdio: cannot start " + spec_.command + ": " + std::strerror(rc));
     }
-    in_fd_ = in[1];
+    writer_->fd = in[1];
     // Our end only (the child's stdin is the other end): try_send must never wait.
-    ::fcntl(in_fd_, F_SETFL, ::fcntl(in_fd_, F_GETFL) | O_NONBLOCK);
+    ::fcntl(in[1], F_SETFL, ::fcntl(in[1], F_GETFL) | O_NONBLOCK);
     out_fd_ = out[0];
     err_fd_ = err[0];
     std::signal(SIGPIPE, SIG_IGN);
@@ -317,9 +408,9 @@ class stdio_transport : public client_transport {
 
   process_spec spec_;
   pid_t pid_ = -1;
-  int in_fd_ = -1, out_fd_ = -1, err_fd_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
   std::size_t read_bytes_ = 64 * 1024;  // set by spawn(): what one read of stdout takes
-  std::mutex write_mu_;
+  std::shared_ptr<writer> writer_ = std::make_shared<writer>();
   std::atomic<bool> closing_{false};
   std::atomic<bool> reaped_{false};
   std::mutex reap_mu_;

@@ -1,5 +1,6 @@
 #include "plexus/transport/http_server.hpp"
 
+#include "plexus/core/batch.hpp"
 #include "plexus/core/cpu.hpp"
 #include "plexus/core/random.hpp"
 #include "plexus/jsonrpc/message.hpp"
@@ -401,6 +402,18 @@ void append_chunk(std::string& out, std::string_view data) {
 
 constexpr std::string_view last_chunk = "0\r\n\r\n";
 
+// What the handlers of one batch of ready events defer (a stdio upstream's writes, from a
+// gateway) runs after them: net::defer queues it on the calling thread without waking the
+// reactor.
+class loop_deferrer final : public batch_deferrer {
+ public:
+  explicit loop_deferrer(net::io_context& ioc) : ioc_(ioc) {}
+  void defer(std::function<void()> task) override { net::defer(ioc_, std::move(task)); }
+
+ private:
+  net::io_context& ioc_;
+};
+
 }  // namespace
 
 struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
@@ -422,6 +435,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::optional<net::thread_pool> route_pool;
   std::atomic<bool> started{false};
   net::io_context ioc;
+  loop_deferrer deferrer{ioc};
   std::vector<std::thread> threads;
   // One I/O thread (a server pinned to one core, or --threads 1) already runs a connection's
   // handlers one at a time: a strand would only add a lock and reference counts per handler
@@ -482,7 +496,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       net::co_spawn(ioc, accept_unix(shared_from_this()), net::detached);
     }
     schedule_reaper();
-    for (std::size_t i = 0; i < n; ++i) threads.emplace_back([this] { ioc.run(); });
+    for (std::size_t i = 0; i < n; ++i)
+      threads.emplace_back([this] {
+        set_thread_batch_deferrer(&deferrer);
+        ioc.run();
+      });
   }
 
   void stop(std::chrono::milliseconds grace) {

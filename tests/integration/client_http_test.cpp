@@ -4,6 +4,7 @@
 #include "async_answers.hpp"
 #include "http_client.hpp"
 #include "plexus/client/client.hpp"
+#include "plexus/core/batch.hpp"
 #include "plexus/server/typed_tool.hpp"
 #include "plexus/transport/http_server.hpp"
 #include "plexus_http_process.hpp"
@@ -268,6 +269,47 @@ TEST(ClientHttp, AnAsyncRequestOnAConnectionTheServerClosedGoesAgainOnAFreshOne)
   ASSERT_TRUE(a.wait_for(1));
   ASSERT_TRUE(a.got[0]) << a.got[0].error().describe();
   EXPECT_EQ(text(*a.got[0]), "again");
+  c->reset();
+  hs.stop();
+}
+
+TEST(HttpServerLoop, WorkDeferredByAFastPathRunsOnTheLoopAfterItsBatch) {
+  // A stdio upstream's writes from a gateway wait for the end of the loop's batch (see
+  // batch_deferrer): the server's I/O threads must offer a deferrer, and run what it takes.
+  server::server srv(protocol::implementation{"deferring", "1.0.0"});
+  protocol::tool tool;
+  tool.name = "later";
+  tool.description = "answers from a deferred task";
+  tool.input_schema = json::object{{"type", "object"}};
+  std::atomic<bool> deferred_on_the_loop{false};
+  srv.add_tool(
+      std::move(tool),
+      [](server::context&, const json::object&) { return server::tool_result::text("pool"); },
+      server::task_start::by_handler,
+      [&](server::context&, const json::object&, server::tool_completion done) {
+        auto* loop = plexus::thread_batch_deferrer();
+        if (!loop) return false;
+        auto offered_on = std::this_thread::get_id();
+        loop->defer([&, done, offered_on] {
+          deferred_on_the_loop = std::this_thread::get_id() == offered_on;
+          done(server::tool_result::text("deferred"));
+        });
+        return true;
+      });
+  transport::http_server_options o;
+  o.host = "127.0.0.1";
+  o.port = 0;
+  o.threads = 1;
+  transport::http_server hs(srv, o);
+  hs.start();
+  auto c = client::client::connect(
+      make_http_transport("http://127.0.0.1:" + std::to_string(hs.port()) + "/mcp"),
+      handlers(version_mode::modern_only));
+  ASSERT_TRUE(c);
+  auto r = (*c)->call_tool("later", {});
+  ASSERT_TRUE(r) << r.error().describe();
+  EXPECT_EQ(text(*r), "deferred");
+  EXPECT_TRUE(deferred_on_the_loop);
   c->reset();
   hs.stop();
 }

@@ -4,6 +4,7 @@
 #include "../common/wide_pipes.hpp"
 #include "async_answers.hpp"
 #include "plexus/client/client.hpp"
+#include "plexus/core/batch.hpp"
 
 #include <gtest/gtest.h>
 
@@ -316,4 +317,136 @@ TEST(ClientStdio, ABatchScheduledServerRunsUnderSchedBatch) {
   EXPECT_EQ(plexus::testing::policy_of(plexus::testing::child_with("30.75")), SCHED_OTHER);
   batch->close();
   plain->close();
+}
+
+namespace {
+
+// A stand-in for an event loop's batch: what is deferred runs (and is let go) when the test
+// says the batch is handled.
+class test_loop final : public plexus::batch_deferrer {
+ public:
+  test_loop() { plexus::set_thread_batch_deferrer(this); }
+  ~test_loop() { plexus::set_thread_batch_deferrer(nullptr); }
+  void defer(std::function<void()> task) override { tasks_.push_back(std::move(task)); }
+  void end_batch(bool run = true) {
+    auto tasks = std::move(tasks_);
+    tasks_.clear();
+    if (run)
+      for (auto& t : tasks) t();
+  }
+  std::size_t deferred() const { return tasks_.size(); }
+
+ private:
+  std::vector<std::function<void()>> tasks_;
+};
+
+// Write system calls made by the calling thread so far.
+long writes_by_this_thread() {
+  std::ifstream io("/proc/self/task/" + std::to_string(::gettid()) + "/io");
+  std::string key;
+  long value = 0;
+  while (io >> key >> value)
+    if (key == "syscw:") return value;
+  return -1;
+}
+
+// What a `cat` child echoes back, in order.
+struct echoes {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<json::value> got;
+  client_transport::inbound sink() {
+    return [this](json::value& m) {
+      std::lock_guard lk(mu);
+      got.push_back(std::move(m));
+      cv.notify_all();
+    };
+  }
+  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lk(mu);
+    return cv.wait_for(lk, timeout, [&] { return got.size() >= n; });
+  }
+  std::size_t count() {
+    std::lock_guard lk(mu);
+    return got.size();
+  }
+};
+
+json::object note(int n, std::size_t padding = 0) {
+  return {{"jsonrpc", "2.0"},
+          {"method", "notifications/test"},
+          {"params", {{"n", n}, {"pad", std::string(padding, 'x')}}}};
+}
+
+}  // namespace
+
+TEST(ClientStdio, WhatALoopSendsInOneBatchGoesOutInOneWrite) {
+  auto t = make_stdio_transport({.command = "cat"});
+  echoes e;
+  t->start(e.sink(), [](const std::string&) {});
+  test_loop loop;
+  long before = writes_by_this_thread();
+  ASSERT_GE(before, 0);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(t->try_send(note(i)));
+  EXPECT_EQ(loop.deferred(), 1u);  // one flush for the batch
+  EXPECT_EQ(writes_by_this_thread(), before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(e.count(), 0u) << "held until the batch is handled";
+  loop.end_batch();
+  EXPECT_EQ(writes_by_this_thread(), before + 1);
+  ASSERT_TRUE(e.wait_for(3));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(e.got[static_cast<std::size_t>(i)].at("params").at("n").as_int64(), i);
+  // Off the loop, a message goes out at once, as before.
+  plexus::set_thread_batch_deferrer(nullptr);
+  EXPECT_TRUE(t->try_send(note(3)));
+  EXPECT_EQ(writes_by_this_thread(), before + 2);
+  ASSERT_TRUE(e.wait_for(4));
+  t->close();
+}
+
+TEST(ClientStdio, HeldMessagesWaitForAFullPipeOnAThreadOfTheirOwn) {
+  // The server reads nothing for half a second: the flush writes what the pipe takes and
+  // returns at once; the rest follows as the server reads, in order, and messages sent
+  // meanwhile from the loop are declined (the caller's send() queues behind them).
+  auto t = make_stdio_transport({.command = "sh", .args = {"-c", "sleep 0.5; exec cat"}});
+  echoes e;
+  t->start(e.sink(), [](const std::string&) {});
+  test_loop loop;
+  const std::size_t piece = 16 * 1024;
+  int sent = 0;
+  bool declined = false;
+  // Batches of 240 KiB until the loop is declined: no pipe here takes more than 256 KiB.
+  for (int batch = 0; batch < 4 && !declined; ++batch) {
+    for (int i = 0; i < 15 && !declined; ++i) {
+      if (t->try_send(note(sent, piece)))
+        ++sent;
+      else
+        declined = true;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    loop.end_batch();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(200));
+  }
+  EXPECT_TRUE(declined) << "a thread drains what the pipe did not take";
+  EXPECT_GT(sent, 15);
+  EXPECT_FALSE(t->send(note(sent++, piece)).has_value());  // waits its turn
+  ASSERT_TRUE(e.wait_for(static_cast<std::size_t>(sent)));
+  for (int i = 0; i < sent; ++i)
+    EXPECT_EQ(e.got[static_cast<std::size_t>(i)].at("params").at("n").as_int64(), i);
+  t->close();
+}
+
+TEST(ClientStdio, HeldMessagesGoOutEvenIfTheLoopDropsItsTask) {
+  // A loop that stops before it runs what it deferred (a server shutting down) lets the task
+  // go: what the transport held is written then.
+  auto t = make_stdio_transport({.command = "cat"});
+  echoes e;
+  t->start(e.sink(), [](const std::string&) {});
+  test_loop loop;
+  EXPECT_TRUE(t->try_send(note(7)));
+  loop.end_batch(false);
+  ASSERT_TRUE(e.wait_for(1));
+  EXPECT_EQ(e.got[0].at("params").at("n").as_int64(), 7);
+  t->close();
 }
