@@ -112,10 +112,28 @@ void start_draining(const std::shared_ptr<writer>& w) {
   std::thread([w] { drain(w); }).detach();
 }
 
-void flush(const std::shared_ptr<writer>& w) {
+void flush(const std::shared_ptr<writer>& w, int retries);
+
+// The task a loop defers: it flushes when it is done with, so that what it holds goes out even
+// from a loop that stops before running it.
+struct deferred_flush {
+  std::shared_ptr<writer> w;
+  int retries = 3;
+  ~deferred_flush() {
+    if (w) flush(w, retries);
+  }
+};
+
+void flush(const std::shared_ptr<writer>& w, int retries) {
   std::unique_lock lk(w->mu, std::try_to_lock);
   if (!lk) {
-    // Another thread writes (send, which may wait for room): the loop must not wait for it.
+    // Another thread holds the pipe: another loop thread adding to the batch (for a moment),
+    // or send() or the draining thread, which write what is held first but may wait for room.
+    // The loop must not wait: it tries again after its next batch, then leaves it to a thread.
+    if (auto* loop = thread_batch_deferrer(); loop && retries > 0) {
+      loop->defer([f = std::make_shared<deferred_flush>(w, retries - 1)] {});
+      return;
+    }
     std::thread([w] {
       std::lock_guard held(w->mu);
       if (w->fd >= 0 && !w->draining && !w->pending.empty()) start_draining(w);
@@ -126,13 +144,6 @@ void flush(const std::shared_ptr<writer>& w) {
   if (w->write_all(0) || errno != EAGAIN) return;
   start_draining(w);
 }
-
-// The task a loop defers: it flushes when it is done with, so that what it holds goes out even
-// from a loop that stops before running it.
-struct deferred_flush {
-  std::shared_ptr<writer> w;
-  ~deferred_flush() { flush(w); }
-};
 
 // What try_send holds for a loop's deferred flush, at most.
 constexpr std::size_t max_held_bytes = 256 * 1024;

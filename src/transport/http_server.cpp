@@ -500,6 +500,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
       threads.emplace_back([this] {
         set_thread_batch_deferrer(&deferrer);
         ioc.run();
+        set_thread_batch_deferrer(nullptr);  // the loop is over: nothing may be deferred to it
       });
   }
 

@@ -437,6 +437,43 @@ TEST(ClientStdio, HeldMessagesWaitForAFullPipeOnAThreadOfTheirOwn) {
   t->close();
 }
 
+TEST(ClientStdio, ALoopsFlushNeverWaitsForAnotherWriter) {
+  // The loop held a message; before its batch ends, another thread's send() takes the pipe
+  // and waits for room (the server reads nothing for two seconds). The flush must not wait:
+  // it tries again after the next batches, then leaves it to a thread; send() wrote the held
+  // messages first, so everything arrives in order.
+  auto t = make_stdio_transport({.command = "sh", .args = {"-c", "sleep 2; exec cat"}});
+  echoes e;
+  t->start(e.sink(), [](const std::string&) {});
+  test_loop loop;
+  ASSERT_TRUE(t->try_send(note(0)));
+  std::vector<std::int64_t> expected{0};
+  std::thread other([&] { EXPECT_FALSE(t->send(note(1, 300 * 1024)).has_value()); });
+  // Until send() holds the pipe, the loop's messages join the batch.
+  bool taken = false;
+  for (int probe = 100; probe < 300 && !taken; ++probe) {
+    if (t->try_send(note(probe))) {
+      expected.push_back(probe);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    } else {
+      taken = true;
+    }
+  }
+  EXPECT_TRUE(taken) << "send() never took the pipe";
+  expected.push_back(1);
+  for (int batch = 0; batch < 4; ++batch) {
+    auto t0 = std::chrono::steady_clock::now();
+    loop.end_batch();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(100));
+    EXPECT_EQ(loop.deferred(), batch < 3 ? 1u : 0u) << "batch " << batch;
+  }
+  other.join();
+  ASSERT_TRUE(e.wait_for(expected.size()));
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    EXPECT_EQ(e.got[i].at("params").at("n").as_int64(), expected[i]);
+  t->close();
+}
+
 TEST(ClientStdio, HeldMessagesGoOutEvenIfTheLoopDropsItsTask) {
   // A loop that stops before it runs what it deferred (a server shutting down) lets the task
   // go: what the transport held is written then.
