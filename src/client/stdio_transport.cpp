@@ -62,13 +62,11 @@ struct writer {
   bool flush_scheduled = false;  // a loop will flush `pending` after its batch
   bool draining = false;         // a thread waits for the pipe to take the rest
 
-  // Writes `pending` (with mu held), waiting up to `timeout_ms` (-1: for ever) each time the
-  // pipe is full. True when all of it went out; false with errno set otherwise.
-  bool write_all(int timeout_ms) {
-    std::size_t done = 0;
-    bool ok = true;
-    while (done < pending.size()) {
-      ssize_t n = ::write(fd, pending.data() + done, pending.size() - done);
+  // Writes `data` from `done` on (with mu held), waiting up to `timeout_ms` (-1: for ever)
+  // each time the pipe is full. True when all of it went out; false with errno set otherwise.
+  bool write_bytes(std::string_view data, std::size_t& done, int timeout_ms) {
+    while (done < data.size()) {
+      ssize_t n = ::write(fd, data.data() + done, data.size() - done);
       if (n >= 0) {
         done += static_cast<std::size_t>(n);
         continue;
@@ -79,14 +77,24 @@ struct writer {
         if (::poll(&pfd, 1, timeout_ms) > 0 || timeout_ms < 0) continue;
         errno = EAGAIN;
       }
-      ok = false;
-      break;
+      return false;
     }
+    return true;
+  }
+
+  // Writes `pending` as write_bytes does.
+  bool write_all(int timeout_ms) {
+    std::size_t done = 0;
+    bool ok = write_bytes(pending, done, timeout_ms);
     int saved = errno;
     // A failure other than a full pipe loses the rest: the server is gone, and its reader
     // reports that to the requests waiting.
     pending.erase(0, ok || saved == EAGAIN ? done : pending.size());
-    if (pending.empty()) flush_scheduled = false;
+    if (pending.empty()) {
+      flush_scheduled = false;
+      // A large message held once does not keep its buffer.
+      if (pending.capacity() > 64 * 1024) std::string().swap(pending);
+    }
     errno = saved;
     return ok;
   }
@@ -170,9 +178,15 @@ class stdio_transport : public client_transport {
     line += '\n';
     std::lock_guard lk(writer_->mu);
     if (writer_->fd < 0) return transport_error{"stdio: the server's stdin is closed"};
-    // Messages taken earlier by try_send go first.
-    writer_->pending += line;
-    if (writer_->write_all(-1)) return std::nullopt;
+    bool ok;
+    if (writer_->pending.empty()) {
+      std::size_t done = 0;
+      ok = writer_->write_bytes(line, done, -1);
+    } else {
+      writer_->pending += line;  // messages taken earlier by try_send go first
+      ok = writer_->write_all(-1);
+    }
+    if (ok) return std::nullopt;
     std::string reason = std::string("cannot write to the server: ") + std::strerror(errno);
     if (errno == EPIPE) reason = exit_reason(reason);  // it exited: say how
     return transport_error{"stdio: " + reason};
