@@ -246,6 +246,15 @@ struct said {
 BOOST_DESCRIBE_STRUCT(said, (), (text))
 }  // namespace
 
+namespace {
+// A 2026-07-28 client of an in-process server listening on 127.0.0.1.
+auto modern_client_of(const transport::http_server& hs) {
+  return client::client::connect(
+      make_http_transport("http://127.0.0.1:" + std::to_string(hs.port()) + "/mcp"),
+      handlers(version_mode::modern_only));
+}
+}  // namespace
+
 TEST(ClientHttp, AnAsyncRequestOnAConnectionTheServerClosedGoesAgainOnAFreshOne) {
   // The server drops idle kept-alive connections (here after 100 ms): a request written on one
   // was not processed, and is sent again on a new connection.
@@ -257,9 +266,7 @@ TEST(ClientHttp, AnAsyncRequestOnAConnectionTheServerClosedGoesAgainOnAFreshOne)
   o.idle_timeout = std::chrono::milliseconds(100);
   transport::http_server hs(srv, o);
   hs.start();
-  auto c = client::client::connect(
-      make_http_transport("http://127.0.0.1:" + std::to_string(hs.port()) + "/mcp"),
-      handlers(version_mode::modern_only));
+  auto c = modern_client_of(hs);
   ASSERT_TRUE(c);
   ASSERT_TRUE((*c)->call_tool("echo", {{"text", "first"}}));    // leaves a kept-alive connection
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // which the server closes
@@ -302,9 +309,7 @@ TEST(HttpServerLoop, WorkDeferredByAFastPathRunsOnTheLoopAfterItsBatch) {
   o.threads = 1;
   transport::http_server hs(srv, o);
   hs.start();
-  auto c = client::client::connect(
-      make_http_transport("http://127.0.0.1:" + std::to_string(hs.port()) + "/mcp"),
-      handlers(version_mode::modern_only));
+  auto c = modern_client_of(hs);
   ASSERT_TRUE(c);
   auto r = (*c)->call_tool("later", {});
   ASSERT_TRUE(r) << r.error().describe();

@@ -351,26 +351,18 @@ long writes_by_this_thread() {
 }
 
 // What a `cat` child echoes back, in order.
-struct echoes {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<json::value> got;
+struct echoes : plexus::testing::collector<json::value> {
   client_transport::inbound sink() {
-    return [this](json::value& m) {
-      std::lock_guard lk(mu);
-      got.push_back(std::move(m));
-      cv.notify_all();
-    };
-  }
-  bool wait_for(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-    std::unique_lock lk(mu);
-    return cv.wait_for(lk, timeout, [&] { return got.size() >= n; });
-  }
-  std::size_t count() {
-    std::lock_guard lk(mu);
-    return got.size();
+    return [this](json::value& m) { add(std::move(m)); };
   }
 };
+
+// A transport to a shell that echoes with `cat` (after what `before_cat` does).
+std::unique_ptr<client_transport> echo_server(echoes& e, const std::string& before_cat = "") {
+  auto t = make_stdio_transport({.command = "sh", .args = {"-c", before_cat + "exec cat"}});
+  t->start(e.sink(), [](const std::string&) {});
+  return t;
+}
 
 json::object note(int n, std::size_t padding = 0) {
   return {{"jsonrpc", "2.0"},
@@ -381,9 +373,8 @@ json::object note(int n, std::size_t padding = 0) {
 }  // namespace
 
 TEST(ClientStdio, WhatALoopSendsInOneBatchGoesOutInOneWrite) {
-  auto t = make_stdio_transport({.command = "cat"});
   echoes e;
-  t->start(e.sink(), [](const std::string&) {});
+  auto t = echo_server(e);
   test_loop loop;
   long before = writes_by_this_thread();
   ASSERT_GE(before, 0);
@@ -409,9 +400,8 @@ TEST(ClientStdio, HeldMessagesWaitForAFullPipeOnAThreadOfTheirOwn) {
   // The server reads nothing for half a second: the flush writes what the pipe takes and
   // returns at once; the rest follows as the server reads, in order, and messages sent
   // meanwhile from the loop are declined (the caller's send() queues behind them).
-  auto t = make_stdio_transport({.command = "sh", .args = {"-c", "sleep 0.5; exec cat"}});
   echoes e;
-  t->start(e.sink(), [](const std::string&) {});
+  auto t = echo_server(e, "sleep 0.5; ");
   test_loop loop;
   const std::size_t piece = 16 * 1024;
   int sent = 0;
@@ -442,9 +432,8 @@ TEST(ClientStdio, ALoopsFlushNeverWaitsForAnotherWriter) {
   // and waits for room (the server reads nothing for two seconds). The flush must not wait:
   // it tries again after the next batches, then leaves it to a thread; send() wrote the held
   // messages first, so everything arrives in order.
-  auto t = make_stdio_transport({.command = "sh", .args = {"-c", "sleep 2; exec cat"}});
   echoes e;
-  t->start(e.sink(), [](const std::string&) {});
+  auto t = echo_server(e, "sleep 2; ");
   test_loop loop;
   ASSERT_TRUE(t->try_send(note(0)));
   std::vector<std::int64_t> expected{0};
@@ -477,9 +466,8 @@ TEST(ClientStdio, ALoopsFlushNeverWaitsForAnotherWriter) {
 TEST(ClientStdio, HeldMessagesGoOutEvenIfTheLoopDropsItsTask) {
   // A loop that stops before it runs what it deferred (a server shutting down) lets the task
   // go: what the transport held is written then.
-  auto t = make_stdio_transport({.command = "cat"});
   echoes e;
-  t->start(e.sink(), [](const std::string&) {});
+  auto t = echo_server(e);
   test_loop loop;
   EXPECT_TRUE(t->try_send(note(7)));
   loop.end_batch(false);
