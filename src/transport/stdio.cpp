@@ -1,4 +1,5 @@
 #include "plexus/transport/stdio.hpp"
+#include "plexus/core/batch.hpp"
 
 #include "plexus/server/connection.hpp"
 #include "transport/fd_writer.hpp"
@@ -89,8 +90,38 @@ void fd_writer::end_batch() {
   batch_.clear();
 }
 
+namespace {
+
+// The batch of pump_lines is one read's lines: what handling them deferred (a gateway's writes
+// to its stdio upstreams) runs once they are handled, before the next read.
+class chunk_deferrer final : public batch_deferrer {
+ public:
+  chunk_deferrer() { set_thread_batch_deferrer(this); }
+  ~chunk_deferrer() {
+    set_thread_batch_deferrer(nullptr);
+    run();
+  }
+  chunk_deferrer(const chunk_deferrer&) = delete;
+  chunk_deferrer& operator=(const chunk_deferrer&) = delete;
+  void defer(std::function<void()> task) override { tasks_.push_back(std::move(task)); }
+  // Runs (and lets go of) what was deferred, and what that defers in turn.
+  void run() {
+    while (!tasks_.empty()) {
+      auto tasks = std::move(tasks_);
+      tasks_.clear();
+      for (auto& t : tasks) t();
+    }
+  }
+
+ private:
+  std::vector<std::function<void()>> tasks_;
+};
+
+}  // namespace
+
 int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t max_message_bytes,
                std::size_t read_bytes) {
+  chunk_deferrer deferred;
   line_splitter splitter(max_message_bytes);
   auto on_line = [&](std::string_view line) {
     if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank line
@@ -110,10 +141,12 @@ int pump_lines(int in_fd, server::connection& conn, fd_writer& out, std::size_t 
     if (n == 0) break;
     out.begin_batch();
     splitter.feed(buf.get(), static_cast<std::size_t>(n), on_line, on_oversized);
+    deferred.run();
     out.end_batch();
   }
   out.begin_batch();
   splitter.finish(on_line, on_oversized);
+  deferred.run();
   out.end_batch();
   return err;
 }

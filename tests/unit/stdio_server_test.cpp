@@ -2,6 +2,7 @@
 // which made the reader wait for the client once per message), and then runs the calls of
 // direct tools in messages up to half the output pipe on the reading thread.
 #include "../common/wide_pipes.hpp"
+#include "plexus/core/batch.hpp"
 #include "plexus/server/typed_tool.hpp"
 #include "plexus/transport/stdio.hpp"
 
@@ -37,6 +38,7 @@ std::string call(int id, const std::string& text) {
 struct StdioServer : ::testing::Test {
   server::server srv{protocol::implementation{"stdio-test", "1.0.0"}};
   std::atomic<bool> large_ran_on_reader{false};
+  std::atomic<int> later_offered{0};
   std::thread::id reader;
   int to_server[2] = {-1, -1}, from_server[2] = {-1, -1};
   std::thread serving;
@@ -49,6 +51,24 @@ struct StdioServer : ::testing::Test {
                        return std::move(a.text);
                      },
                      {.dispatch = server::tool_dispatch::direct});
+    // Answers from work deferred to the end of the reader's batch (see batch_deferrer).
+    protocol::tool later;
+    later.name = "later";
+    later.description = "answers once the lines read with it are handled";
+    later.input_schema = boost::json::object{{"type", "object"}};
+    srv.add_tool(
+        std::move(later),
+        [](server::context&, const json::object&) { return server::tool_result::text("pool"); },
+        server::task_start::by_handler,
+        [this](server::context&, const json::object&, server::tool_completion done) {
+          auto* batch = plexus::thread_batch_deferrer();
+          if (!batch) return false;
+          ++later_offered;
+          batch->defer([this, done] {
+            done(server::tool_result::text(std::to_string(later_offered.load())));
+          });
+          return true;
+        });
     ASSERT_EQ(::pipe(to_server), 0);
     ASSERT_EQ(::pipe(from_server), 0);
     if (!plexus::testing::pipes_can_grow_to(256 * 1024))
@@ -116,4 +136,28 @@ TEST_F(StdioServer, WidensItsPipesAndRunsLargeDirectCallsOnTheReader) {
   }
   EXPECT_EQ(texts, (std::vector<std::string>{"a", large, "b"}));
   EXPECT_TRUE(large_ran_on_reader);
+}
+
+TEST_F(StdioServer, WorkDeferredWhileHandlingOneReadRunsOnceItsLinesAreHandled) {
+  // A gateway served over stdio holds its writes to stdio upstreams until the lines of one
+  // read are handled: every call of the read was offered before any deferred work ran.
+  std::string calls;
+  for (int id = 1; id <= 3; ++id)
+    calls += boost::json::serialize(boost::json::object{
+                 {"jsonrpc", "2.0"},
+                 {"id", id},
+                 {"method", "tools/call"},
+                 {"params",
+                  {{"name", "later"},
+                   {"arguments", boost::json::object{}},
+                   {"_meta",
+                    {{"io.modelcontextprotocol/protocolVersion", "2026-07-28"},
+                     {"io.modelcontextprotocol/clientInfo", {{"name", "t"}, {"version", "1"}}},
+                     {"io.modelcontextprotocol/clientCapabilities", boost::json::object{}}}}}}}) +
+             "\n";
+  write_all(calls);
+  auto answers = read_lines(3);
+  ASSERT_EQ(answers.size(), 3u);
+  for (auto& a : answers)
+    EXPECT_EQ(a.at("result").at("content").at(0).at("text").as_string(), "3") << a;
 }
