@@ -58,9 +58,10 @@ class batch_policy_while_spawning {
 struct writer {
   std::mutex mu;
   int fd = -1;  // non-blocking; -1 once closed
+  // Taken by try_send and not written yet. Not empty: a flush is on its way (a loop's
+  // deferred one, its retry or a thread), or a thread drains it.
   std::string pending;
-  bool flush_scheduled = false;  // a loop will flush `pending` after its batch
-  bool draining = false;         // a thread waits for the pipe to take the rest
+  bool draining = false;  // a thread waits for the pipe to take the rest
 
   // Writes `data` from `done` on (with mu held), waiting up to `timeout_ms` (-1: for ever)
   // each time the pipe is full. True when all of it went out; false with errno set otherwise.
@@ -90,11 +91,8 @@ struct writer {
     // A failure other than a full pipe loses the rest: the server is gone, and its reader
     // reports that to the requests waiting.
     pending.erase(0, ok || saved == EAGAIN ? done : pending.size());
-    if (pending.empty()) {
-      flush_scheduled = false;
-      // A large message held once does not keep its buffer.
-      if (pending.capacity() > 64 * 1024) std::string().swap(pending);
-    }
+    // A large message held once does not keep its buffer.
+    if (pending.empty() && pending.capacity() > 64 * 1024) std::string().swap(pending);
     errno = saved;
     return ok;
   }
@@ -143,8 +141,12 @@ void flush(const std::shared_ptr<writer>& w, int retries) {
       return;
     }
     std::thread([w] {
-      std::lock_guard held(w->mu);
-      if (w->fd >= 0 && !w->draining && !w->pending.empty()) start_draining(w);
+      {
+        std::lock_guard held(w->mu);
+        if (w->fd < 0 || w->draining || w->pending.empty()) return;
+        w->draining = true;
+      }
+      drain(w);
     }).detach();
     return;
   }
@@ -203,13 +205,11 @@ class stdio_transport : public client_transport {
     // On an event loop, the messages of one batch of ready events go out in one write once
     // the batch is handled (see batch_deferrer): one system call, and one wake-up of the
     // server, instead of one per message.
-    if (auto* loop = thread_batch_deferrer(); loop || w.flush_scheduled) {
+    if (auto* loop = thread_batch_deferrer(); loop || !w.pending.empty()) {
       if (w.pending.size() + line.size() > max_held_bytes) return false;
+      bool first = w.pending.empty();
       w.pending += line;
-      if (!w.flush_scheduled) {
-        w.flush_scheduled = true;
-        loop->defer([f = std::make_shared<deferred_flush>(writer_)] {});
-      }
+      if (first) loop->defer([f = std::make_shared<deferred_flush>(writer_)] {});
       return true;
     }
     // Up to PIPE_BUF bytes a pipe write is atomic: all of it, or EAGAIN and nothing.

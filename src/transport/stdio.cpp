@@ -96,9 +96,9 @@ namespace {
 // to its stdio upstreams) runs once they are handled, before the next read.
 class chunk_deferrer final : public batch_deferrer {
  public:
-  chunk_deferrer() { set_thread_batch_deferrer(this); }
+  chunk_deferrer() : outer_(thread_batch_deferrer()) { set_thread_batch_deferrer(this); }
   ~chunk_deferrer() {
-    set_thread_batch_deferrer(nullptr);
+    set_thread_batch_deferrer(outer_);
     run();
   }
   chunk_deferrer(const chunk_deferrer&) = delete;
@@ -114,6 +114,7 @@ class chunk_deferrer final : public batch_deferrer {
   }
 
  private:
+  batch_deferrer* outer_;  // whoever had the thread before (usually no one)
   std::vector<std::function<void()>> tasks_;
 };
 
